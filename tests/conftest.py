@@ -1,0 +1,6 @@
+"""Test suite set-up: the harness plugins that start real services per session."""
+
+pytest_plugins = [
+    "tests.harness.services",
+    "tests.harness.kubernetes",
+]
