@@ -1,0 +1,63 @@
+"""Coverage arithmetic: which parts of a series are stored completely, and which are holes.
+
+Backfill, restart resume, reconnect repair and hole repair are one operation on this
+algebra: the holes of a series are its collection window minus its coverage, and each
+hole is fetched over REST. Only whole minutes matter for candles, so callers align
+ranges to minutes before asking.
+"""
+
+from collections.abc import Iterable
+
+from ohlcv_collector.models import MINUTE_MS, TimeRange, floor_minute
+
+
+def merge(ranges: Iterable[TimeRange]) -> list[TimeRange]:
+    """Sorted, non-overlapping ranges covering the same instants; touching ranges join."""
+    merged: list[TimeRange] = []
+    for current in sorted(r for r in ranges if not r.empty):
+        if merged and current.start <= merged[-1].end:
+            last = merged[-1]
+            merged[-1] = TimeRange(last.start, max(last.end, current.end))
+        else:
+            merged.append(current)
+    return merged
+
+
+def holes(*, window: TimeRange, covered: Iterable[TimeRange]) -> list[TimeRange]:
+    """The parts of `window` that no covered range includes, oldest first."""
+    found: list[TimeRange] = []
+    cursor = window.start
+    for part in merge(covered):
+        if part.end <= cursor:
+            continue
+        if part.start >= window.end:
+            break
+        if part.start > cursor:
+            found.append(TimeRange(cursor, part.start))
+        cursor = max(cursor, part.end)
+    if cursor < window.end:
+        found.append(TimeRange(cursor, window.end))
+    return found
+
+
+def covered_duration(*, window: TimeRange, covered: Iterable[TimeRange]) -> int:
+    """Milliseconds of `window` that are covered."""
+    return window.duration - sum(hole.duration for hole in holes(window=window, covered=covered))
+
+
+def minute_window(*, start: int, end: int) -> TimeRange:
+    """The whole minutes between two instants: from the minute holding `start` to the one
+    holding `end`, excluding the latter, which has not closed yet."""
+    return TimeRange(floor_minute(start), max(floor_minute(start), floor_minute(end)))
+
+
+def newest_covered_minute(covered: Iterable[TimeRange]) -> int | None:
+    """Start of the newest covered minute, or None when nothing is covered."""
+    merged = merge(covered)
+    return floor_minute(merged[-1].end - 1) if merged else None
+
+
+def minutes(window: TimeRange) -> range:
+    """Start of each whole minute in `window`."""
+    first = floor_minute(window.start + MINUTE_MS - 1)
+    return range(first, window.end - MINUTE_MS + 1, MINUTE_MS)

@@ -1,0 +1,99 @@
+"""Pure value types shared by every layer of the collector (no I/O, no third-party imports).
+
+Times are integer epoch milliseconds, as ccxt and the exchanges use them, so that no
+layer converts back and forth; adapters turn them into datetimes only at the database
+edge. Prices and amounts are `Decimal`, because candles built from trades must equal
+the exchange's own candles exactly, and float sums do not.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+MINUTE_MS = 60_000
+TIMEFRAME_1M = "1m"
+
+
+class Side(StrEnum):
+    """Taker side of a trade; UNKNOWN when the exchange does not say."""
+
+    BUY = "buy"
+    SELL = "sell"
+    UNKNOWN = ""
+
+
+class SeriesKind(StrEnum):
+    """The two series a collector keeps complete for each symbol."""
+
+    CANDLES = "candles"
+    TRADES = "trades"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One symbol of one exchange to collect, as the fullon_orm tables describe it."""
+
+    exchange: str
+    symbol: str
+    backtest_days: int
+    updateframe: str = "1h"
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One closed 1-minute bar; `start` is the bar's open time."""
+
+    exchange: str
+    symbol: str
+    start: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    trades: int | None = None
+    timeframe: str = TIMEFRAME_1M
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One public trade; unique by (exchange, symbol, trade id, time)."""
+
+    exchange: str
+    symbol: str
+    trade_id: str
+    time: int
+    price: Decimal
+    amount: Decimal
+    side: Side = Side.UNKNOWN
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class TimeRange:
+    """A half-open range of epoch milliseconds, [start, end)."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise ValueError(f"range ends before it starts: {self.start} > {self.end}")
+
+    @property
+    def empty(self) -> bool:
+        """True when the range holds no instant."""
+        return self.end == self.start
+
+    @property
+    def duration(self) -> int:
+        """Length in milliseconds."""
+        return self.end - self.start
+
+    def contains(self, instant: int) -> bool:
+        """True when `instant` lies in [start, end)."""
+        return self.start <= instant < self.end
+
+
+def floor_minute(instant: int) -> int:
+    """Start of the minute that holds `instant` (epoch ms)."""
+    return instant - instant % MINUTE_MS

@@ -1,0 +1,156 @@
+"""The seams between the collector and the outside world: one small interface per system.
+
+Each port has a built-in backend that works anywhere (SQL, ccxt, redis-py) and, where
+the fullon libraries are importable, a fullon backend. The runtime depends only on
+these protocols, so backends plug in without the runtime knowing which one it drives.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ohlcv_collector.models import Candle, SeriesKind, Target, TimeRange, Trade
+
+
+class TargetSource(Protocol):
+    """Where the symbols to collect come from (the fullon_orm tables)."""
+
+    async def targets(self, *, exchange: str) -> list[Target]:
+        """Active, non-ticker-only symbols of `exchange` for the configured user."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    """What the exchange says about one symbol."""
+
+    symbol: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeCapabilities:
+    """What an exchange offers, read from the client library rather than from its name."""
+
+    candle_page_limit: int
+    trade_page_limit: int
+    rest_trades: bool
+    stream_trades: bool
+    stream_candles: bool
+
+
+class MarketData(Protocol):
+    """REST market data of one exchange."""
+
+    capabilities: ExchangeCapabilities
+
+    async def markets(self) -> dict[str, MarketInfo]:
+        """Listed symbols, keyed by unified symbol ("BTC/USDT")."""
+        ...
+
+    async def exchange_time(self) -> int:
+        """The exchange's clock (epoch ms); the local clock when it does not publish one."""
+        ...
+
+    async def fetch_candles(self, *, symbol: str, since: int, limit: int) -> list[Candle]:
+        """1m candles from `since`, oldest first; the last one may still be in progress."""
+        ...
+
+    async def fetch_trades(self, *, symbol: str, since: int, limit: int) -> list[Trade]:
+        """Trades from `since`, oldest first."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class StreamInterruptedError(Exception):
+    """The stream's connection dropped; whatever was in flight may be lost."""
+
+
+class MarketStream(Protocol):
+    """WebSocket market data of one exchange.
+
+    Each iterator yields batches in arrival order and raises `StreamInterruptedError`
+    when the connection drops; iterating again reconnects. Candle batches are the
+    exchange's latest values of possibly unfinished bars.
+    """
+
+    def trades(self, *, symbol: str) -> AsyncIterator[list[Trade]]:
+        """Every trade of `symbol` as it arrives."""
+        ...
+
+    def candles(self, *, symbol: str) -> AsyncIterator[list[Candle]]:
+        """Updates of the current 1m bar of `symbol` (and of the previous one at its close)."""
+        ...
+
+    async def close(self) -> None:
+        """Close every connection."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """A range of one series that is stored completely: every row the exchange had is kept.
+
+    Minutes inside a covered candle range that have no candle are known-empty: the
+    exchange had no trades then. Nothing is invented for them.
+    """
+
+    exchange: str
+    symbol: str
+    kind: SeriesKind
+    range: TimeRange
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """Rows and the coverage they complete, written together so coverage never runs ahead."""
+
+    candles: list[Candle] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
+    coverage: list[Coverage] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.candles) + len(self.trades) + len(self.coverage)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """How many rows a batch added; duplicates of stored rows are not counted."""
+
+    candles: int
+    trades: int
+
+
+class Storage(Protocol):
+    """Idempotent storage of candles, trades and their coverage."""
+
+    async def migrate(self) -> None:
+        """Create or upgrade the schema; safe to run at every start."""
+        ...
+
+    async def write(self, batch: WriteBatch) -> WriteResult:
+        """Store a batch atomically; rows already stored are skipped, never duplicated."""
+        ...
+
+    async def coverage(self, *, exchange: str, symbol: str, kind: SeriesKind) -> list[TimeRange]:
+        """Covered ranges of one series, merged and sorted."""
+        ...
+
+    async def candles(self, *, exchange: str, symbol: str, window: TimeRange) -> list[Candle]:
+        """Stored 1m candles that start in `window`, oldest first."""
+        ...
+
+    async def trades(self, *, exchange: str, symbol: str, window: TimeRange) -> list[Trade]:
+        """Stored trades whose time is in `window`, oldest first."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,1 @@
+"""The running collector: asyncio tasks that drive the core through the ports."""

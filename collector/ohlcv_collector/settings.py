@@ -1,0 +1,92 @@
+"""Configuration from the environment, under the names the fullon libraries already use.
+
+A fullon installation's environment (DB_HOST, DB_NAME, DB_OHLCV_NAME, REDIS_HOST, ...)
+configures the collector as it is. With no DB_HOST, both databases default to one
+embedded SQLite file, so the collector runs anywhere without a server.
+"""
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DatabaseSettings(BaseSettings):
+    """The fullon_orm database (targets) and the OHLCV database (candles and trades)."""
+
+    model_config = SettingsConfigDict(env_prefix="DB_", extra="ignore")
+
+    host: str | None = Field(default=None, description="PostgreSQL host; unset means SQLite")
+    port: int = 5432
+    user: str = "postgres"
+    password: SecretStr = SecretStr("")
+    name: str = Field(default="fullon", description="the fullon_orm database")
+    ohlcv_name: str | None = Field(
+        default=None, description="the OHLCV database; defaults to <DB_NAME>_ohlcv as fullon does"
+    )
+    sqlite_path: Path = Field(
+        default=Path("fullon-ohlcv.sqlite"),
+        description="the embedded database file used for both when DB_HOST is unset",
+    )
+
+    def _postgres_url(self, database: str) -> str:
+        password = quote(self.password.get_secret_value(), safe="")
+        credentials = f"{quote(self.user, safe='')}:{password}" if password else quote(self.user)
+        return f"postgresql://{credentials}@{self.host}:{self.port}/{quote(database, safe='')}"
+
+    def targets_url(self) -> str:
+        """Where the fullon_orm tables are: postgresql://... or sqlite:///path."""
+        if self.host:
+            return self._postgres_url(self.name)
+        return f"sqlite:///{self.sqlite_path.resolve()}"
+
+    def storage_url(self) -> str:
+        """Where candles and trades are written: postgresql://... or sqlite:///path."""
+        if self.host:
+            return self._postgres_url(self.ohlcv_name or f"{self.name}_ohlcv")
+        return f"sqlite:///{self.sqlite_path.resolve()}"
+
+
+class RedisSettings(BaseSettings):
+    """The Redis that fullon_cache uses; optional for collecting."""
+
+    model_config = SettingsConfigDict(env_prefix="REDIS_", extra="ignore")
+
+    host: str | None = None
+    port: int = 6379
+    db: int = Field(default=0, ge=0, le=15)
+    password: SecretStr = SecretStr("")
+
+    def url(self) -> str | None:
+        """redis://... or None when Redis is not configured."""
+        if not self.host:
+            return None
+        password = self.password.get_secret_value()
+        auth = f":{quote(password, safe='')}@" if password else ""
+        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+
+
+class CollectorSettings(BaseSettings):
+    """Behaviour of one collector process."""
+
+    model_config = SettingsConfigDict(env_prefix="OHLCV_", extra="ignore")
+
+    user_mail: str = Field(
+        default="admin@fullon",
+        validation_alias="ADMIN_MAIL",
+        description="the fullon user whose exchanges and symbols are collected",
+    )
+    targets_refresh_seconds: float = Field(default=30.0, gt=0, le=60)
+    batch_max_rows: int = Field(default=5000, ge=1)
+    batch_max_seconds: float = Field(default=1.0, gt=0, le=1.0)
+    buffer_max_rows: int = Field(default=200_000, ge=1)
+    http_port: int = Field(default=8080, ge=0, le=65535, description="/healthz, /readyz, /metrics")
+    ccxt_urls: dict[str, Any] = Field(
+        default_factory=dict,
+        description="JSON merged into the ccxt exchange's urls['api'] (e.g. a replay exchange)",
+    )
+    ccxt_options: dict[str, Any] = Field(
+        default_factory=dict, description="JSON merged into the ccxt exchange's constructor config"
+    )

@@ -1,0 +1,92 @@
+"""Coverage arithmetic decides what gets downloaded: every hole once, nothing twice."""
+
+import itertools
+
+import pytest
+
+from ohlcv_collector.core.coverage import (
+    covered_duration,
+    holes,
+    merge,
+    minute_window,
+    minutes,
+    newest_covered_minute,
+)
+from ohlcv_collector.models import MINUTE_MS, TimeRange
+
+M = MINUTE_MS
+
+
+def r(start: int, end: int) -> TimeRange:
+    return TimeRange(start * M, end * M)
+
+
+def test_range_rejects_negative_length() -> None:
+    with pytest.raises(ValueError, match="ends before it starts"):
+        TimeRange(10, 5)
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ([], []),
+        ([r(0, 1)], [r(0, 1)]),
+        ([r(3, 4), r(0, 1)], [r(0, 1), r(3, 4)]),  # sorted
+        ([r(0, 2), r(2, 4)], [r(0, 4)]),  # touching ranges join
+        ([r(0, 3), r(1, 2)], [r(0, 3)]),  # contained
+        ([r(0, 2), r(1, 5), r(7, 8)], [r(0, 5), r(7, 8)]),  # overlapping
+        ([r(2, 2), r(0, 1)], [r(0, 1)]),  # empty ranges vanish
+    ],
+)
+def test_merge(given: list[TimeRange], expected: list[TimeRange]) -> None:
+    assert merge(given) == expected
+
+
+def test_merge_is_independent_of_order() -> None:
+    ranges = [r(0, 2), r(5, 6), r(1, 3), r(6, 9), r(12, 13)]
+    results = {tuple(merge(p)) for p in itertools.permutations(ranges)}
+    assert results == {(r(0, 3), r(5, 9), r(12, 13))}
+
+
+@pytest.mark.parametrize(
+    ("covered", "expected"),
+    [
+        ([], [r(0, 10)]),  # nothing stored: the whole window
+        ([r(0, 10)], []),  # complete
+        ([r(-5, 20)], []),  # coverage beyond the window
+        ([r(0, 4)], [r(4, 10)]),  # resume after a restart
+        ([r(6, 10)], [r(0, 6)]),  # older history missing
+        ([r(0, 3), r(5, 7)], [r(3, 5), r(7, 10)]),  # holes in the middle and at the end
+        ([r(12, 15)], [r(0, 10)]),  # coverage after the window
+        ([r(5, 7), r(0, 3)], [r(3, 5), r(7, 10)]),  # unsorted input
+    ],
+)
+def test_holes(covered: list[TimeRange], expected: list[TimeRange]) -> None:
+    assert holes(window=r(0, 10), covered=covered) == expected
+
+
+def test_holes_and_coverage_partition_the_window() -> None:
+    window = r(0, 100)
+    covered = [r(3, 9), r(20, 21), r(50, 120), r(8, 12)]
+    gaps = holes(window=window, covered=covered)
+    assert covered_duration(window=window, covered=covered) + sum(g.duration for g in gaps) == (
+        window.duration
+    )
+    assert merge([*gaps, *covered]) == [r(0, 120)]
+
+
+def test_minute_window_excludes_the_minute_in_progress() -> None:
+    assert minute_window(start=90_000, end=5 * M + 1) == r(1, 5)
+    assert minute_window(start=5 * M, end=5 * M + 30_000) == r(5, 5)  # nothing closed yet
+
+
+def test_newest_covered_minute() -> None:
+    assert newest_covered_minute([]) is None
+    assert newest_covered_minute([r(0, 3), r(7, 9)]) == 8 * M
+
+
+def test_minutes_lists_whole_minutes_only() -> None:
+    assert list(minutes(r(0, 3))) == [0, M, 2 * M]
+    assert list(minutes(TimeRange(30_000, 3 * M))) == [M, 2 * M]  # partial first minute
+    assert list(minutes(TimeRange(0, 3 * M - 1))) == [0, M]  # partial last minute
+    assert list(minutes(r(4, 4))) == []
