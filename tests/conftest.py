@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.harness.services",
     "tests.harness.kubernetes",
+    "tests.replay_exchange.fixtures",
 ]

@@ -19,6 +19,10 @@ class TargetSource(Protocol):
         """Active, non-ticker-only symbols of `exchange` for the configured user."""
         ...
 
+    async def all_exchanges(self) -> list[str]:
+        """Exchanges that have at least one target for the configured user, sorted."""
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...
@@ -154,3 +158,23 @@ class Storage(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+class MarketDataError(Exception):
+    """A market-data request failed; subclasses say whether and when to try again."""
+
+
+class RateLimitedError(MarketDataError):
+    """The exchange refused the request for exceeding its rate limit (HTTP 429/418)."""
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ExchangeUnavailableError(MarketDataError):
+    """The exchange or the network failed (5xx, timeout, reset); trying again may work."""
+
+
+class SymbolUnavailableError(MarketDataError):
+    """The exchange does not list the symbol (unknown or delisted); retrying will not help."""

@@ -5,11 +5,13 @@ configures the collector as it is. With no DB_HOST, both databases default to on
 embedded SQLite file, so the collector runs anywhere without a server.
 """
 
+import os
+import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -82,6 +84,10 @@ class CollectorSettings(BaseSettings):
     batch_max_rows: int = Field(default=5000, ge=1)
     batch_max_seconds: float = Field(default=1.0, gt=0, le=1.0)
     buffer_max_rows: int = Field(default=200_000, ge=1)
+    http_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 - in a pod, kubelet probes the pod's IP
+        description="address of /healthz, /readyz and /metrics",
+    )
     http_port: int = Field(default=8080, ge=0, le=65535, description="/healthz, /readyz, /metrics")
     ccxt_urls: dict[str, Any] = Field(
         default_factory=dict,
@@ -90,3 +96,35 @@ class CollectorSettings(BaseSettings):
     ccxt_options: dict[str, Any] = Field(
         default_factory=dict, description="JSON merged into the ccxt exchange's constructor config"
     )
+    instance: str = Field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
+        min_length=1,
+        description="this process's name among its exchange's replicas (the pod name)",
+    )
+    heartbeat_seconds: float = Field(
+        default=10.0, gt=0, le=15, description="how often health records are rewritten"
+    )
+    heartbeat_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="longest time a symbol of a silent (crashed) replica stays without owner",
+    )
+
+    @model_validator(mode="after")
+    def _handover_fits_the_timeout(self) -> Self:
+        """A silent replica is dropped after timeout - refresh, and its symbols start at the
+        next targets refresh, so the handover ends within the timeout; the replica must have
+        missed at least two heartbeats by then, or a slow one would lose its symbols."""
+        if (
+            self.targets_refresh_seconds + 2 * self.heartbeat_seconds
+            > self.heartbeat_timeout_seconds
+        ):
+            raise ValueError(
+                "heartbeat_timeout_seconds must be at least targets_refresh_seconds"
+                " + 2 * heartbeat_seconds"
+            )
+        return self
+
+    def member_timeout_seconds(self) -> float:
+        """How long a replica may be silent before its symbols are taken over."""
+        return self.heartbeat_timeout_seconds - self.targets_refresh_seconds

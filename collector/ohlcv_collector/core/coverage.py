@@ -57,7 +57,13 @@ def newest_covered_minute(covered: Iterable[TimeRange]) -> int | None:
     return floor_minute(merged[-1].end - 1) if merged else None
 
 
+def whole_minutes(window: TimeRange) -> TimeRange:
+    """The part of `window` made of whole minutes (empty when it holds none)."""
+    start = floor_minute(window.start + MINUTE_MS - 1)
+    return TimeRange(start, max(start, floor_minute(window.end)))
+
+
 def minutes(window: TimeRange) -> range:
     """Start of each whole minute in `window`."""
-    first = floor_minute(window.start + MINUTE_MS - 1)
-    return range(first, window.end - MINUTE_MS + 1, MINUTE_MS)
+    whole = whole_minutes(window)
+    return range(whole.start, whole.end, MINUTE_MS)

@@ -1,0 +1,1 @@
+"""Built-in market-data backend on ccxt (REST) and ccxt.pro (WebSocket)."""

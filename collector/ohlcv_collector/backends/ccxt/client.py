@@ -1,0 +1,109 @@
+"""Building the ccxt exchange object, and translating ccxt's failures into the ports' errors.
+
+One ccxt.pro exchange object serves both REST (ccxt.pro classes extend the
+async_support ones) and WebSocket, so markets are loaded once and one throttle paces
+every REST call of the exchange.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import ccxt
+import ccxt.async_support
+import ccxt.pro
+
+from ohlcv_collector.ports import (
+    ExchangeCapabilities,
+    ExchangeUnavailableError,
+    MarketDataError,
+    RateLimitedError,
+    SymbolUnavailableError,
+)
+
+# ccxt keeps at most this many streamed trades per symbol between two reads; more
+# arriving in between is detected as an overflow and repaired over REST.
+TRADES_LIMIT = 20_000
+
+# A damaged WebSocket frame stops ccxt's receive loop without an error; only the
+# keepalive ping going unanswered reveals it. ccxt's default for Binance is 180 s.
+KEEPALIVE_MS = 20_000
+
+# Defaults that make REST and WebSocket agree, per exchange. Binance's REST trade
+# history is aggregate trades (ids `a`) while its default trade stream is raw trades
+# (ids `t`): two id spaces that could not be deduplicated against each other.
+EXCHANGE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "binance": {
+        "options": {"watchTrades": {"name": "aggTrade"}, "fetchMarkets": {"types": ["spot"]}}
+    },
+}
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `override` merged in, nested mappings merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class UnknownExchangeError(ValueError):
+    """ccxt has no exchange of that id."""
+
+
+def build_exchange(*, exchange_id: str, options: Mapping[str, Any], urls: Mapping[str, Any]) -> Any:
+    """A ccxt.pro exchange (async_support when ccxt has no WebSocket support for it).
+
+    `urls` is merged into `urls['api']`, which is how tests, benchmarks and the demo
+    point the collector at a replay exchange.
+    """
+    module = ccxt.pro if exchange_id in ccxt.pro.exchanges else ccxt.async_support
+    if exchange_id not in ccxt.async_support.exchanges:
+        raise UnknownExchangeError(
+            f"exchange {exchange_id!r} is not supported by ccxt {ccxt.__version__}"
+        )
+    config = deep_merge(
+        deep_merge({"enableRateLimit": True, "options": {"tradesLimit": TRADES_LIMIT},
+                    "streaming": {"keepAlive": KEEPALIVE_MS}},
+                   EXCHANGE_DEFAULTS.get(exchange_id, {})),
+        options,
+    )  # fmt: skip
+    exchange = getattr(module, exchange_id)(config)
+    exchange.urls["api"] = deep_merge(exchange.urls["api"], urls)
+    return exchange
+
+
+def capabilities_of(exchange: Any) -> ExchangeCapabilities:
+    """What the exchange offers, as ccxt describes it."""
+    has = exchange.has
+    spot = (exchange.features or {}).get("spot") or {}
+    ohlcv = spot.get("fetchOHLCV") or {}
+    return ExchangeCapabilities(
+        candle_page_limit=int(ohlcv.get("limit") or 500),
+        trade_page_limit=1000,
+        rest_trades=bool(has.get("fetchTrades")),
+        stream_trades=bool(has.get("watchTrades")),
+        stream_candles=bool(has.get("watchOHLCV")),
+    )
+
+
+def translate(error: Exception, *, exchange: Any) -> MarketDataError:
+    """The port error for a ccxt failure; rate limits carry the exchange's Retry-After."""
+    message = f"{type(error).__name__}: {error}"
+    if isinstance(error, ccxt.DDoSProtection | ccxt.RateLimitExceeded):
+        headers = exchange.last_response_headers or {}
+        retry_after = headers.get("Retry-After") or headers.get("retry-after")
+        try:
+            seconds = float(retry_after) if retry_after is not None else None
+        except ValueError:
+            seconds = None
+        return RateLimitedError(message, retry_after=seconds)
+    if isinstance(error, ccxt.BadSymbol):
+        return SymbolUnavailableError(message)
+    if isinstance(error, ccxt.NetworkError | ccxt.ExchangeNotAvailable):
+        return ExchangeUnavailableError(message)
+    if isinstance(error, ccxt.BaseError):
+        return MarketDataError(message)
+    raise error

@@ -1,0 +1,55 @@
+"""ccxt's unified rows to the collector's models.
+
+ccxt parses the exchanges' decimal strings into floats. The shortest representation
+of such a float is the exchange's decimal again, so `Decimal(repr(x))` recovers it
+exactly. Missing or unparsable values become NaN, which validation then rejects with
+a reason instead of a crash.
+"""
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ohlcv_collector.models import Candle, Side, Trade
+
+_NAN = Decimal("NaN")
+
+
+def decimal_of(value: Any) -> Decimal:
+    """The exact decimal of a ccxt number, or NaN when there is none."""
+    if value is None or isinstance(value, bool):
+        return _NAN
+    try:
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return _NAN
+
+
+def candle_of(row: Any, *, exchange: str, symbol: str) -> Candle:
+    """A candle from ccxt's `[timestamp, open, high, low, close, volume]`."""
+    values = list(row) + [None] * (6 - len(row)) if isinstance(row, list | tuple) else [None] * 6
+    start = values[0] if isinstance(values[0], int) else -1
+    return Candle(
+        exchange=exchange,
+        symbol=symbol,
+        start=start,
+        open=decimal_of(values[1]),
+        high=decimal_of(values[2]),
+        low=decimal_of(values[3]),
+        close=decimal_of(values[4]),
+        volume=decimal_of(values[5]),
+    )
+
+
+def trade_of(row: Any, *, exchange: str, symbol: str) -> Trade:
+    """A trade from ccxt's unified trade structure."""
+    timestamp = row.get("timestamp")
+    side = row.get("side")
+    return Trade(
+        exchange=exchange,
+        symbol=symbol,
+        trade_id=str(row.get("id") or ""),
+        time=timestamp if isinstance(timestamp, int) else 0,
+        price=decimal_of(row.get("price")),
+        amount=decimal_of(row.get("amount")),
+        side=Side(side) if side in ("buy", "sell") else Side.UNKNOWN,
+    )

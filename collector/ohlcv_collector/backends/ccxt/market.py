@@ -1,0 +1,111 @@
+"""Market data over ccxt: REST through async_support, streams through ccxt.pro.
+
+Thin on purpose: every decision about what a page or a stream update means is in
+the core; this module only makes the calls and converts what comes back.
+"""
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import ccxt
+
+from ohlcv_collector.backends.ccxt.client import (
+    TRADES_LIMIT,
+    build_exchange,
+    capabilities_of,
+    translate,
+)
+from ohlcv_collector.backends.ccxt.convert import candle_of, trade_of
+from ohlcv_collector.models import TIMEFRAME_1M, Candle, Trade
+from ohlcv_collector.ports import MarketInfo, StreamInterruptedError
+
+log = logging.getLogger("ohlcv_collector.market")
+
+Result = TypeVar("Result")
+
+
+class CcxtMarket:
+    """The `MarketData` and `MarketStream` ports for one exchange, on one ccxt object."""
+
+    def __init__(self, *, exchange_id: str, options: dict[str, Any], urls: dict[str, Any]) -> None:
+        self.exchange_id = exchange_id
+        self._exchange = build_exchange(exchange_id=exchange_id, options=options, urls=urls)
+        self.capabilities = capabilities_of(self._exchange)
+
+    async def _call(self, request: Callable[[], Awaitable[Result]]) -> Result:
+        try:
+            return await request()
+        except ccxt.BaseError as error:
+            raise translate(error, exchange=self._exchange) from error
+
+    async def markets(self) -> dict[str, MarketInfo]:
+        """Listed symbols, reloaded from the exchange each time (delistings show up)."""
+        loaded = await self._call(lambda: self._exchange.load_markets(reload=True))
+        return {
+            symbol: MarketInfo(symbol=symbol, active=market.get("active") is not False)
+            for symbol, market in loaded.items()
+        }
+
+    async def exchange_time(self) -> int:
+        """The exchange's clock, or the local one when it publishes none."""
+        if self._exchange.has.get("fetchTime"):
+            return int(await self._call(self._exchange.fetch_time))
+        return int(time.time() * 1000)
+
+    async def fetch_candles(self, *, symbol: str, since: int, limit: int) -> list[Candle]:
+        """1m candles from `since`, oldest first, as the exchange answered."""
+        rows = await self._call(
+            lambda: self._exchange.fetch_ohlcv(symbol, TIMEFRAME_1M, since, limit)
+        )
+        return [candle_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
+
+    async def fetch_trades(self, *, symbol: str, since: int, limit: int) -> list[Trade]:
+        """Trades from `since`, oldest first, as the exchange answered."""
+        rows = await self._call(lambda: self._exchange.fetch_trades(symbol, since, limit))
+        return [trade_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
+
+    def _connections(self) -> frozenset[tuple[int, Any]]:
+        clients = getattr(self._exchange, "clients", None) or {}
+        return frozenset((id(c), c.connectionEstablished) for c in clients.values())
+
+    async def _watch(
+        self, request: Callable[[], Awaitable[list[Any]]], *, what: str
+    ) -> AsyncIterator[list[Any]]:
+        """Rows of a ccxt watch call, until a connection of the exchange drops or is replaced.
+
+        ccxt reconnects on the next watch call after a drop; if that happened between
+        two of our reads, frames were lost without an error, so a changed set of
+        connections counts as an interruption too.
+        """
+        connections: frozenset[tuple[int, Any]] | None = None
+        while True:
+            try:
+                rows = await request()
+            except ccxt.NetworkError as error:
+                raise StreamInterruptedError(f"{what}: {error}") from error
+            except ccxt.BaseError as error:
+                raise translate(error, exchange=self._exchange) from error
+            current = self._connections()
+            if connections is not None and current != connections:
+                raise StreamInterruptedError(f"{what}: connection was replaced")
+            connections = current
+            yield rows
+
+    async def trades(self, *, symbol: str) -> AsyncIterator[list[Trade]]:
+        """Every streamed trade of `symbol`, in batches as ccxt hands them over."""
+        async for rows in self._watch(lambda: self._exchange.watch_trades(symbol), what="trades"):
+            if len(rows) >= TRADES_LIMIT:
+                raise StreamInterruptedError(f"trades: more than {TRADES_LIMIT} between reads")
+            yield [trade_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
+
+    async def candles(self, *, symbol: str) -> AsyncIterator[list[Candle]]:
+        """Updates of the current 1m bar of `symbol`."""
+        watch = lambda: self._exchange.watch_ohlcv(symbol, TIMEFRAME_1M)  # noqa: E731
+        async for rows in self._watch(watch, what="candles"):
+            yield [candle_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
+
+    async def close(self) -> None:
+        """Close REST sessions and WebSocket connections."""
+        await self._exchange.close()

@@ -1,0 +1,101 @@
+"""The reads and coverage writes both backends run, and how their rows become models.
+
+Only the bulk inserts differ between the backends (an `unnest` of arrays on PostgreSQL,
+`executemany` on SQLite); every other statement is rendered here from the `Dialect`,
+so both backends read and merge coverage with the same SQL and the same code.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ohlcv_collector.backends.storage.schema import CANDLES, COVERAGE, TRADES, Dialect
+from ohlcv_collector.models import Candle, SeriesKind, Side, TimeRange, Trade
+from ohlcv_collector.ports import Coverage
+
+CANDLE_COLUMNS = ("exchange", "symbol", "timeframe", "ts", "open", "high", "low", "close",
+                  "volume", "trades")  # fmt: skip
+TRADE_COLUMNS = ("exchange", "symbol", "trade_id", "ts", "price", "amount", "side")
+
+
+@dataclass(frozen=True, slots=True)
+class Queries:
+    """Statements of one dialect; the parameters of each are listed in its comment."""
+
+    select_candles: str  # exchange, symbol, timeframe, window start ms, window end ms
+    select_trades: str  # exchange, symbol, window start ms, window end ms
+    select_coverage: str  # exchange, symbol, kind
+    delete_coverage: str  # exchange, symbol, kind
+    insert_coverage: str  # exchange, symbol, kind, start ms, end ms
+
+
+def render(dialect: Dialect) -> Queries:
+    """The shared statements in `dialect`'s spelling."""
+    p = dialect.param
+    ms = dialect.ms_from_instant.format
+    instant = dialect.instant_from_ms.format
+    series = f"exchange = {p(1)} AND symbol = {p(2)}"
+    # Table names and SQL fragments are constants of this package; values are parameters.
+    return Queries(
+        select_candles=(
+            f"SELECT exchange, symbol, {ms('ts')}, open, high, low, close, volume, trades,"  # noqa: S608
+            f" timeframe FROM {CANDLES} WHERE {series} AND timeframe = {p(3)}"
+            f" AND ts >= {instant(p(4))} AND ts < {instant(p(5))} ORDER BY ts"
+        ),
+        select_trades=(
+            f"SELECT exchange, symbol, trade_id, {ms('ts')}, price, amount, side"  # noqa: S608
+            f" FROM {TRADES} WHERE {series}"
+            f" AND ts >= {instant(p(3))} AND ts < {instant(p(4))} ORDER BY ts, trade_id"
+        ),
+        select_coverage=(
+            f"SELECT {ms('start_ts')}, {ms('end_ts')} FROM {COVERAGE}"  # noqa: S608
+            f" WHERE {series} AND kind = {p(3)} ORDER BY start_ts"
+        ),
+        delete_coverage=f"DELETE FROM {COVERAGE} WHERE {series} AND kind = {p(3)}",  # noqa: S608
+        insert_coverage=(
+            f"INSERT INTO {COVERAGE} (exchange, symbol, kind, start_ts, end_ts)"  # noqa: S608
+            f" VALUES ({p(1)}, {p(2)}, {p(3)}, {instant(p(4))}, {instant(p(5))})"
+        ),
+    )
+
+
+class Row(Protocol):
+    """A result row of either driver (asyncpg Record, sqlite3 tuple), read by position."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
+def candle_from_row(row: Row) -> Candle:
+    """A candle from a `select_candles` row; `Decimal()` accepts numeric and text alike."""
+    return Candle(
+        exchange=row[0], symbol=row[1], start=row[2],
+        open=Decimal(row[3]), high=Decimal(row[4]), low=Decimal(row[5]), close=Decimal(row[6]),
+        volume=Decimal(row[7]), trades=row[8], timeframe=row[9],
+    )  # fmt: skip
+
+
+def trade_from_row(row: Row) -> Trade:
+    """A trade from a `select_trades` row."""
+    return Trade(
+        exchange=row[0], symbol=row[1], trade_id=row[2], time=row[3],
+        price=Decimal(row[4]), amount=Decimal(row[5]), side=Side(row[6]),
+    )  # fmt: skip
+
+
+def range_from_row(row: Row) -> TimeRange:
+    """A covered range from a `select_coverage` row."""
+    return TimeRange(row[0], row[1])
+
+
+SeriesKey = tuple[str, str, SeriesKind]
+
+
+def coverage_by_series(coverage: Iterable[Coverage]) -> dict[SeriesKey, list[TimeRange]]:
+    """New coverage grouped by series (exchange, symbol, kind), in a stable order, so
+    that concurrent writers lock series in the same order and cannot deadlock."""
+    grouped: defaultdict[SeriesKey, list[TimeRange]] = defaultdict(list)
+    for item in coverage:
+        grouped[(item.exchange, item.symbol, item.kind)].append(item.range)
+    return dict(sorted(grouped.items()))

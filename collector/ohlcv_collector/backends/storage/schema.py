@@ -1,0 +1,164 @@
+"""The collector's own OHLCV schema, written once for PostgreSQL and SQLite alike.
+
+Both backends keep the same tables, keys and constraints; they differ only in column
+types and in how SQL spells a decimal comparison, an instant or a parameter. A `Dialect`
+holds exactly those differences, so the DDL, the migrations and the queries
+(`queries.py`) exist once and cannot drift apart between the backends.
+
+Keys include time, as TimescaleDB requires of a hypertable's unique indexes, so writes
+are idempotent with `ON CONFLICT DO NOTHING`. CHECK constraints make invalid rows
+(NaN, infinite, zero or negative prices, negative volumes, a high below the low)
+impossible to store even if a bug lets one past the validator in the core.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ohlcv_collector.models import SeriesKind, Side
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one database spells what the shared SQL needs; each template takes one `{}`."""
+
+    name: str
+    instant_type: str
+    decimal_type: str
+    table_options: str
+    number: str
+    finite: str
+    instant_from_ms: str
+    ms_from_instant: str
+    parameter: str
+
+    def param(self, position: int) -> str:
+        """The placeholder of the statement's parameter number `position` (from 1)."""
+        return self.parameter.format(position)
+
+
+# Times are timestamptz so that SQL users and TimescaleDB see real instants; the
+# conversion from and to epoch ms is exact (integer microseconds, numeric extract).
+# Decimals are numeric, which keeps every digit. scale() is NULL for NaN and Infinity.
+POSTGRES = Dialect(
+    name="postgresql",
+    instant_type="timestamptz",
+    decimal_type="numeric",
+    table_options="",
+    number="{}",
+    finite="scale({}) IS NOT NULL",
+    instant_from_ms="(timestamptz 'epoch' + {} * interval '1 millisecond')",
+    ms_from_instant="(extract(epoch FROM {}) * 1000)::bigint",
+    parameter="${}",
+)
+
+# SQLite has no exact decimal type, so decimals are kept as their text; STRICT makes
+# SQLite enforce column types, and comparisons go through REAL, which is monotonic, so
+# no valid row is rejected. The GLOB admits only digits, '.', 'E' and signs: no NaN.
+SQLITE = Dialect(
+    name="sqlite",
+    instant_type="integer",
+    decimal_type="text",
+    table_options=" STRICT, WITHOUT ROWID",
+    number="CAST({} AS REAL)",
+    finite="{} NOT GLOB '*[^0-9.E+-]*'",
+    instant_from_ms="{}",
+    ms_from_instant="{}",
+    parameter="?{}",
+)
+
+CANDLES = "ohlcv_candles"
+TRADES = "ohlcv_trades"
+COVERAGE = "ohlcv_coverage"
+VERSIONS = "ohlcv_schema_version"
+
+
+def _positive(dialect: Dialect, column: str) -> str:
+    return f"{dialect.finite.format(column)} AND {dialect.number.format(column)} > 0"
+
+
+def _non_negative(dialect: Dialect, column: str) -> str:
+    return f"{dialect.finite.format(column)} AND {dialect.number.format(column)} >= 0"
+
+
+def _allowed(column: str, values: type[SeriesKind] | type[Side]) -> str:
+    return f"{column} IN ({', '.join(repr(value.value) for value in values)})"
+
+
+def _tables(dialect: Dialect) -> list[str]:
+    """Version 1: candles, trades and the coverage that says which ranges are complete."""
+    n = dialect.number.format
+    bar_is_consistent = (
+        f"{n('high')} >= {n('low')} AND {n('high')} >= {n('open')} AND {n('high')} >= {n('close')}"
+        f" AND {n('low')} <= {n('open')} AND {n('low')} <= {n('close')}"
+    )
+    # Trades are keyed (exchange, symbol, ts, trade_id): the same uniqueness as
+    # (exchange, symbol, trade_id, ts), in the order that also serves time-range reads.
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {CANDLES} (
+            exchange text NOT NULL CHECK (exchange <> ''),
+            symbol text NOT NULL CHECK (symbol <> ''),
+            timeframe text NOT NULL CHECK (timeframe <> ''),
+            ts {dialect.instant_type} NOT NULL,
+            open {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "open")}),
+            high {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "high")}),
+            low {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "low")}),
+            close {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "close")}),
+            volume {dialect.decimal_type} NOT NULL CHECK ({_non_negative(dialect, "volume")}),
+            trades integer CHECK (trades >= 0),
+            CHECK ({bar_is_consistent}),
+            PRIMARY KEY (exchange, symbol, timeframe, ts)
+        ){dialect.table_options}""",
+        f"""CREATE TABLE IF NOT EXISTS {TRADES} (
+            exchange text NOT NULL CHECK (exchange <> ''),
+            symbol text NOT NULL CHECK (symbol <> ''),
+            trade_id text NOT NULL,
+            ts {dialect.instant_type} NOT NULL,
+            price {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "price")}),
+            amount {dialect.decimal_type} NOT NULL CHECK ({_non_negative(dialect, "amount")}),
+            side text NOT NULL CHECK ({_allowed("side", Side)}),
+            PRIMARY KEY (exchange, symbol, ts, trade_id)
+        ){dialect.table_options}""",
+        f"""CREATE TABLE IF NOT EXISTS {COVERAGE} (
+            exchange text NOT NULL,
+            symbol text NOT NULL,
+            kind text NOT NULL CHECK ({_allowed("kind", SeriesKind)}),
+            start_ts {dialect.instant_type} NOT NULL,
+            end_ts {dialect.instant_type} NOT NULL,
+            CHECK (end_ts > start_ts),
+            PRIMARY KEY (exchange, symbol, kind, start_ts)
+        ){dialect.table_options}""",
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema; `statements` must be safe to run on any database at the
+    previous version, and is run once, in one transaction with its version record."""
+
+    version: int
+    description: str
+    statements: Callable[[Dialect], list[str]]
+
+
+MIGRATIONS = (Migration(version=1, description="candles, trades, coverage", statements=_tables),)
+LATEST_VERSION = MIGRATIONS[-1].version
+
+CREATE_VERSIONS = (
+    f"CREATE TABLE IF NOT EXISTS {VERSIONS}"
+    " (version integer PRIMARY KEY, description text NOT NULL)"
+)
+SELECT_VERSION = f"SELECT coalesce(max(version), 0) FROM {VERSIONS}"  # noqa: S608 (constant)
+
+
+def migration_script(*, dialect: Dialect, current_version: int) -> list[str]:
+    """The statements that bring a database from `current_version` to `LATEST_VERSION`,
+    each migration followed by the record of its version; empty when up to date."""
+    script: list[str] = []
+    for migration in MIGRATIONS:
+        if migration.version > current_version:
+            script += migration.statements(dialect)
+            script.append(
+                f"INSERT INTO {VERSIONS} (version, description)"  # noqa: S608 (constants only)
+                f" VALUES ({migration.version}, '{migration.description}')"
+            )
+    return script

@@ -1,0 +1,149 @@
+"""Paging through an exchange's REST history, as state machines without I/O.
+
+A pager is told which hole to fill, says which `since` to request next, and turns
+each answer into rows to store and the range those rows make complete. The rules
+that keep the stored series exact live here, once, for every exchange:
+
+- The last row of a candle answer may be the bar still in progress, so it is stored
+  only once a later row proves it closed: the next page starts at that row again.
+- A candle answer that starts far after the requested `since` means the exchange has
+  no history that deep (Kraken serves only its newest 720 candles whatever `since`
+  says). The skipped range is reported as unavailable, and the caller fills it from
+  trades instead of recording it as empty.
+- Trades at the newest timestamp of a page may continue on the next page, so the
+  range is complete only up to that timestamp, and the next page starts there,
+  skipping the trades already taken.
+"""
+
+from dataclasses import dataclass, field
+
+from ohlcv_collector.core.aggregation import trade_order
+from ohlcv_collector.models import MINUTE_MS, Candle, TimeRange, Trade
+
+# How far one trade request reaches at most when it comes back empty: Binance answers
+# a `since` with one hour of trades, so an empty answer only proves that hour empty.
+TRADE_WINDOW_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class CandlePage:
+    """What one candle answer means."""
+
+    store: list[Candle]
+    covered: TimeRange | None
+    unavailable: TimeRange | None = None
+
+
+@dataclass(slots=True)
+class CandlePager:
+    """Fills `hole` with closed 1m candles; `hole.end` may lie in the future (up to now)."""
+
+    hole: TimeRange
+    limit: int
+    cursor: int = field(init=False)
+    done: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self.cursor = self.hole.start
+
+    def next_since(self) -> int | None:
+        """The `since` of the next request, or None when the hole is filled."""
+        return None if self.done or self.cursor >= self.hole.end else self.cursor
+
+    def receive(self, candles: list[Candle]) -> CandlePage:
+        """Digest the answer to the request made with `next_since()`."""
+        rows = sorted({c.start: c for c in candles if c.start >= self.cursor}.values(), key=_start)
+        if not rows:
+            self.done = True  # nothing at or after the cursor yet
+            return CandlePage(store=[], covered=None)
+        unavailable = None
+        if rows[0].start - self.cursor > self.limit * MINUTE_MS:
+            unavailable = TimeRange(self.cursor, min(rows[0].start, self.hole.end))
+            self.cursor = unavailable.end
+        inside = [c for c in rows if c.start < self.hole.end]
+        if len(inside) < len(rows):  # a later row exists: everything inside is closed
+            covered = TimeRange(self.cursor, self.hole.end) if self.cursor < self.hole.end else None
+            self.cursor, self.done = self.hole.end, True
+            return CandlePage(store=inside, covered=covered, unavailable=unavailable)
+        newest = rows[-1]
+        covered = TimeRange(self.cursor, newest.start)
+        self.done = len(rows) == 1  # only the bar in progress is left
+        self.cursor = newest.start
+        return CandlePage(
+            store=rows[:-1], covered=None if covered.empty else covered, unavailable=unavailable
+        )
+
+    def progress(self) -> float:
+        """Share of the hole filled so far, from 0 to 1."""
+        return 1.0 if self.done else _share(self.hole, self.cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class TradePage:
+    """What one trade answer means."""
+
+    store: list[Trade]
+    covered: TimeRange | None
+    stuck_at: int | None = None
+
+
+@dataclass(slots=True)
+class TradePager:
+    """Fills `hole` with trades; `hole.end` must not lie after the exchange's clock."""
+
+    hole: TimeRange
+    limit: int
+    cursor: int = field(init=False)
+    _taken_at_cursor: set[str] = field(init=False, default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.cursor = self.hole.start
+
+    def next_since(self) -> int | None:
+        """The `since` of the next request, or None when the hole is filled."""
+        return self.cursor if self.cursor < self.hole.end else None
+
+    def receive(self, trades: list[Trade]) -> TradePage:
+        """Digest the answer to the request made with `next_since()`."""
+        beyond = any(t.time >= self.hole.end for t in trades)
+        fresh = sorted(
+            (
+                t
+                for t in {(t.trade_id, t.time): t for t in trades}.values()
+                if self.cursor <= t.time < self.hole.end
+                and not (t.time == self.cursor and t.trade_id in self._taken_at_cursor)
+            ),
+            key=trade_order,
+        )
+        start = self.cursor
+        if beyond:  # the exchange went past the hole: everything inside has been seen
+            self.cursor = self.hole.end
+        elif fresh:
+            newest = fresh[-1].time
+            if newest > self.cursor:
+                self._taken_at_cursor.clear()
+            self._taken_at_cursor.update(t.trade_id for t in fresh if t.time == newest)
+            self.cursor = newest
+        elif len(trades) >= self.limit:  # a full page of trades already taken: no progress
+            self.cursor = min(self.cursor + 1000, self.hole.end)  # `since` may be whole seconds
+            self._taken_at_cursor.clear()
+            return TradePage(store=[], covered=None, stuck_at=start)
+        else:  # nothing more in the window this request could reach
+            self.cursor = min(self.cursor + TRADE_WINDOW_MS, self.hole.end)
+            self._taken_at_cursor.clear()
+        covered = TimeRange(start, self.cursor)
+        return TradePage(store=fresh, covered=None if covered.empty else covered)
+
+    def progress(self) -> float:
+        """Share of the hole filled so far, from 0 to 1."""
+        return _share(self.hole, self.cursor)
+
+
+def _start(candle: Candle) -> int:
+    return candle.start
+
+
+def _share(hole: TimeRange, cursor: int) -> float:
+    if hole.empty:
+        return 1.0
+    return min(1.0, max(0.0, (cursor - hole.start) / hole.duration))

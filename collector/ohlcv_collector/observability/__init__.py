@@ -1,0 +1,1 @@
+"""Logs, metrics and the probe endpoints of a collector process."""

@@ -1,0 +1,152 @@
+"""Filling a symbol's holes over REST: the pagers of the core, driven against the exchange.
+
+Backfill after a first start, resume after a restart, repair after a reconnect and
+repair of a detected hole are all this: a hole, a pager, requests until it is full.
+Where the exchange's candle history stops short of a hole, the rest is filled from
+trades, aggregated into candles here exactly as the exchange would.
+"""
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
+
+from ohlcv_collector.core.aggregation import MinuteAssembler
+from ohlcv_collector.core.backoff import backoff_delay
+from ohlcv_collector.core.coverage import whole_minutes
+from ohlcv_collector.core.paging import CandlePager, TradePager
+from ohlcv_collector.models import TimeRange
+from ohlcv_collector.observability import metrics
+from ohlcv_collector.ports import (
+    MarketData,
+    MarketDataError,
+    RateLimitedError,
+    SymbolUnavailableError,
+)
+from ohlcv_collector.runtime.sink import SymbolSink
+
+log = logging.getLogger("ohlcv_collector.symbol")
+
+Result = TypeVar("Result")
+
+# Retry schedule of failed requests: quick at first, then at most a minute apart.
+RETRY_BASE_SECONDS = 0.5
+RETRY_CAP_SECONDS = 60.0
+
+
+class HoleFiller:
+    """Fills holes of one symbol's candle and trade series."""
+
+    def __init__(
+        self,
+        *,
+        market: MarketData,
+        sink: SymbolSink,
+        on_progress: Callable[[], None],
+    ) -> None:
+        self._market = market
+        self._sink = sink
+        self._on_progress = on_progress
+        self._symbol = sink.status.symbol
+        self._labels = {"exchange": sink.status.exchange, "symbol": self._symbol}
+
+    async def _request(self, call: Callable[[], Awaitable[Result]], *, what: str) -> Result:
+        """Make a request until it succeeds; only a symbol the exchange lacks ends it."""
+        attempt = 0
+        while True:
+            try:
+                return await call()
+            except SymbolUnavailableError:
+                raise
+            except RateLimitedError as error:
+                delay = max(
+                    error.retry_after or 0.0,
+                    backoff_delay(
+                        attempt=attempt, base=1.0, cap=RETRY_CAP_SECONDS, random=random.random()
+                    ),
+                )
+                metrics.RATE_LIMIT_WAITS.labels(exchange=self._labels["exchange"]).inc()
+                metrics.RATE_LIMIT_WAIT_SECONDS.labels(exchange=self._labels["exchange"]).inc(delay)
+                self._sink.status.message = f"rate limited by the exchange, waiting {delay:.1f} s"
+            except (MarketDataError, ValueError, KeyError, TypeError) as error:
+                # Exchanges send malformed bodies too; they get the same patient retry.
+                delay = backoff_delay(
+                    attempt=attempt,
+                    base=RETRY_BASE_SECONDS,
+                    cap=RETRY_CAP_SECONDS,
+                    random=random.random(),
+                )
+                metrics.REQUEST_ERRORS.labels(
+                    exchange=self._labels["exchange"], error=type(error).__name__
+                ).inc()
+                log.warning(
+                    "%s failed (attempt %d), retrying in %.1f s: %s",
+                    what, attempt + 1, delay, error, extra=self._labels,
+                )  # fmt: skip
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def fill_candles(self, hole: TimeRange) -> None:
+        """Fill a candle hole from the exchange's candles, and from trades where they stop."""
+        pager = CandlePager(hole=hole, limit=self._market.capabilities.candle_page_limit)
+        while (since := pager.next_since()) is not None:
+            candles = await self._request(
+                partial(
+                    self._market.fetch_candles, symbol=self._symbol, since=since, limit=pager.limit
+                ),
+                what=f"candles since {since}",
+            )
+            page = pager.receive(candles)
+            if page.unavailable is not None:
+                await self._candles_from_trades(page.unavailable)
+            covered = [page.covered] if page.covered else []
+            await self._sink.store(candles=page.store, covered_candles=covered)
+            self._on_progress()
+
+    async def _candles_from_trades(self, hole: TimeRange) -> None:
+        if not self._market.capabilities.rest_trades:
+            log.warning(
+                "the exchange has no candle history before %d and no trade history either;"
+                " that range stays a hole",
+                hole.end, extra=self._labels,
+            )  # fmt: skip
+            return
+        log.info(
+            "the exchange's candle history starts at %d: building candles from trades from %d",
+            hole.end, hole.start, extra=self._labels,
+        )  # fmt: skip
+        await self.fill_trades(hole, build_candles=True)
+
+    async def fill_trades(self, hole: TimeRange, *, build_candles: bool = False) -> None:
+        """Fill a trade hole; with `build_candles`, also the candles of its whole minutes."""
+        pager = TradePager(hole=hole, limit=self._market.capabilities.trade_page_limit)
+        assembler = MinuteAssembler()
+        while (since := pager.next_since()) is not None:
+            trades = await self._request(
+                partial(
+                    self._market.fetch_trades, symbol=self._symbol, since=since, limit=pager.limit
+                ),
+                what=f"trades since {since}",
+            )
+            page = pager.receive(trades)
+            if page.stuck_at is not None:
+                log.error(
+                    "more than %d trades share the instant %d: the exchange cannot page past"
+                    " them, so that second stays a hole", pager.limit, page.stuck_at,
+                    extra=self._labels,
+                )  # fmt: skip
+            candles, covered_minutes = [], []
+            if build_candles:
+                assembler.add(page.store)
+                done = whole_minutes(TimeRange(hole.start, pager.cursor))
+                candles = assembler.release(done)
+                covered_minutes = [done] if not done.empty else []
+            await self._sink.store(
+                trades=page.store,
+                candles=candles,
+                covered_trades=[page.covered] if page.covered else [],
+                covered_candles=covered_minutes,
+            )
+            self._on_progress()

@@ -1,0 +1,120 @@
+"""A whole collector process: backends assembled, probes served, a clean stop on SIGTERM.
+
+On SIGTERM or SIGINT the symbol tasks are cancelled, every buffered row is flushed,
+and connections are closed, all within the grace period Kubernetes gives a pod.
+"""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+
+from ohlcv_collector.backends.ccxt.market import CcxtMarket
+from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.backends.targets import SqlTargetSource
+from ohlcv_collector.observability import metrics
+from ohlcv_collector.observability.http import start_probe_server
+from ohlcv_collector.runtime.exchange import ExchangeCollector
+from ohlcv_collector.runtime.symbol import CollectOptions
+from ohlcv_collector.runtime.writer import BatchWriter
+from ohlcv_collector.settings import CollectorSettings
+
+log = logging.getLogger("ohlcv_collector.process")
+
+# Kubernetes' default grace period is 30 s; the collector promises to be gone in 10.
+SHUTDOWN_SECONDS = 10.0
+METRICS_SAMPLE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessConfig:
+    """Everything a collector process needs to know."""
+
+    exchange: str
+    targets_url: str
+    storage_url: str
+    collector: CollectorSettings
+    options: CollectOptions
+    symbols: frozenset[str] | None = None
+
+
+async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = None) -> None:
+    """Collect one exchange until `stop` is set or a termination signal arrives."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    settings = config.collector
+    market = CcxtMarket(
+        exchange_id=config.exchange, options=settings.ccxt_options, urls=settings.ccxt_urls
+    )
+    storage = await open_storage(config.storage_url)
+    await storage.migrate()
+    targets = SqlTargetSource(config.targets_url, user_mail=settings.user_mail)
+    writer = BatchWriter(
+        storage,
+        max_rows=settings.batch_max_rows,
+        max_seconds=settings.batch_max_seconds,
+        buffer_max_rows=settings.buffer_max_rows,
+    )
+    writer.start()
+    exchange = ExchangeCollector(
+        exchange=config.exchange,
+        targets=targets,
+        market=market,
+        storage=storage,
+        writer=writer,
+        options=config.options,
+        refresh_seconds=settings.targets_refresh_seconds,
+        symbols=config.symbols,
+    )
+
+    def not_ready() -> list[str]:
+        reasons = []
+        if not exchange.targets_loaded:
+            reasons.append("the targets have not been read from the database yet")
+        if writer.stats.consecutive_failures:
+            reasons.append(f"storage writes failing ({writer.stats.consecutive_failures} in a row)")
+        return reasons
+
+    probes = await start_probe_server(
+        host=settings.http_host, port=settings.http_port, not_ready=not_ready
+    )
+    collecting = asyncio.create_task(exchange.run(), name=f"collect {config.exchange}")
+    sampling = asyncio.create_task(_sample_writer(writer), name="writer metrics")
+    log.info("collector started", extra={"exchange": config.exchange})
+    try:
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({collecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+    finally:
+        log.info("stopping: flushing buffered rows", extra={"exchange": config.exchange})
+        for task in (collecting, sampling):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        try:
+            await asyncio.wait_for(writer.close(), SHUTDOWN_SECONDS - 2)
+        except TimeoutError:
+            log.error(
+                "storage did not take the buffered rows in time; their coverage was not"
+                " recorded either, so the next start fetches them again"
+            )
+        for closing in (market.close(), targets.close(), storage.close(), probes.cleanup()):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(closing, 1.0)
+        log.info("collector stopped", extra={"exchange": config.exchange})
+
+
+async def _sample_writer(writer: BatchWriter) -> None:
+    """Copy the writer's counters into Prometheus metrics."""
+    seen_batches = seen_failures = 0
+    while True:
+        stats = writer.stats
+        metrics.BUFFERED_ROWS.set(stats.buffered_rows)
+        if stats.batches_written > seen_batches and stats.last_write_seconds is not None:
+            metrics.BATCH_LATENCY.observe(stats.last_write_seconds)
+        metrics.WRITE_FAILURES.inc(stats.failures - seen_failures)
+        seen_batches, seen_failures = stats.batches_written, stats.failures
+        await asyncio.sleep(METRICS_SAMPLE_SECONDS)

@@ -1,0 +1,66 @@
+"""What each symbol's collection is doing right now, for logs, metrics, probes and health.
+
+One mutable record per symbol, written only by that symbol's tasks and read by the
+reporters (metrics, /readyz, and the ProcessCache heartbeat), so nothing else needs
+to ask a running task what it is doing.
+"""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ohlcv_collector.models import MINUTE_MS
+
+
+class Phase(StrEnum):
+    """Where a symbol's collection stands."""
+
+    STARTING = "starting"
+    BACKFILLING = "backfilling"
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"
+    ERROR = "error"
+    STOPPED = "stopped"
+
+
+@dataclass(slots=True)
+class SymbolStatus:
+    """The state of one symbol's collection."""
+
+    exchange: str
+    symbol: str
+    phase: Phase = Phase.STARTING
+    message: str = "starting"
+    backfill_progress: float = 0.0
+    backfill_eta_seconds: float | None = None
+    newest_candle: int | None = None
+    newest_trade: int | None = None
+    reconnects: int = 0
+    last_error: str | None = None
+    rejected_rows: int = 0
+    holes: int = 0
+
+    def saw_candle(self, start: int) -> None:
+        """Remember the newest stored candle's bar start."""
+        if self.newest_candle is None or start > self.newest_candle:
+            self.newest_candle = start
+
+    def saw_trade(self, time: int) -> None:
+        """Remember the newest stored trade's time."""
+        if self.newest_trade is None or time > self.newest_trade:
+            self.newest_trade = time
+
+    def lag_ms(self, *, now: int) -> int | None:
+        """How far the stored candles trail the clock: now minus the newest bar's end."""
+        if self.newest_candle is None:
+            return None
+        return max(0, now - (self.newest_candle + MINUTE_MS))
+
+    def describe(self) -> str:
+        """The message a person reads: what is happening, with progress while backfilling."""
+        if self.phase is Phase.BACKFILLING:
+            eta = self.backfill_eta_seconds
+            suffix = f", about {eta:.0f} s left" if eta is not None else ""
+            return f"backfilling {self.backfill_progress:.0%}{suffix}"
+        if self.phase is Phase.ERROR and self.last_error:
+            return f"error: {self.last_error}"
+        return self.message

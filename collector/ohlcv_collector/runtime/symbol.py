@@ -1,0 +1,260 @@
+"""Keeping one symbol complete: backfill, live streams and repair, until cancelled.
+
+Three tasks per symbol. The streams store what arrives and extend coverage only for
+the time their connection was up. The repair loop computes the holes of the
+collection window (everything not covered) and fills them over REST: at start that
+is the backfill or the resume, after a reconnect or a late update it is the repair,
+and on a timer it catches whatever else was missed. One mechanism, so a restart, a
+reconnect and a fresh start can never disagree about what is missing.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from ohlcv_collector.core.aggregation import MinuteAssembler
+from ohlcv_collector.core.backoff import backoff_delay
+from ohlcv_collector.core.coverage import holes, whole_minutes
+from ohlcv_collector.core.progress import EtaEstimator, progress_of
+from ohlcv_collector.core.streams import CandleStreamTracker, TradeStreamTracker
+from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, Target, TimeRange, Trade
+from ohlcv_collector.observability import metrics
+from ohlcv_collector.ports import (
+    MarketData,
+    MarketStream,
+    StreamInterruptedError,
+    SymbolUnavailableError,
+)
+from ohlcv_collector.runtime.filling import HoleFiller
+from ohlcv_collector.runtime.sink import SymbolSink
+from ohlcv_collector.runtime.status import Phase
+
+log = logging.getLogger("ohlcv_collector.symbol")
+
+DAY_MS = 86_400_000
+POLL_GRACE_MS = 2_000  # exchanges publish a closed bar shortly after its minute ends
+PROGRESS_LOG_SECONDS = 10.0
+Row = TypeVar("Row", Candle, Trade)
+
+
+class Market(MarketData, MarketStream, Protocol):
+    """An exchange reachable over REST and WebSocket."""
+
+
+@dataclass(frozen=True, slots=True)
+class CollectOptions:
+    """What to collect for each symbol (from the CLI, the environment, or the resource)."""
+
+    candles: bool = True
+    trades: bool = True
+    backfill_days: int | None = None  # overrides the target's `backtest` days
+    repair_interval_seconds: float = 60.0
+
+
+class SymbolCollector:
+    """The three tasks that keep one target's series complete."""
+
+    def __init__(
+        self, *, target: Target, market: Market, sink: SymbolSink, options: CollectOptions
+    ) -> None:
+        self.target = target
+        self._market = market
+        self._sink = sink
+        self._status = sink.status
+        self._options = options
+        self._repair_now = asyncio.Event()
+        self._eta = EtaEstimator()
+        self._window = TimeRange(0, 0)
+        self._filler = HoleFiller(market=market, sink=sink, on_progress=self._report_progress)
+        self._labels = {"exchange": target.exchange, "symbol": target.symbol}
+        self._progress_logged_at = 0.0
+
+    async def run(self) -> None:
+        """Collect until cancelled; a failure here never reaches another symbol."""
+        tasks = [self._repair_loop()]
+        caps = self._market.capabilities
+        if self._options.trades and caps.stream_trades:
+            tasks.append(self._stream(self._market.trades, self._on_trades, name="trades"))
+        if self._options.candles and caps.stream_candles:
+            tasks.append(self._stream(self._market.candles, self._on_candles, name="candles"))
+        async with asyncio.TaskGroup() as group:
+            for task in tasks:
+                group.create_task(task)
+
+    # -- repair: backfill, resume and hole repair --------------------------------------
+
+    @property
+    def _polling(self) -> bool:
+        """True when no stream brings candles, so REST polls each bar as it closes."""
+        caps = self._market.capabilities
+        return not (caps.stream_candles or caps.stream_trades)
+
+    async def _repair_loop(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                now = await self._repair_pass()
+                attempt = 0
+                wait = self._options.repair_interval_seconds
+                if self._polling:  # the next bar closes at the next minute boundary
+                    wait = (MINUTE_MS - now % MINUTE_MS + POLL_GRACE_MS) / 1000
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._repair_now.wait(), wait)
+            except SymbolUnavailableError as error:
+                self._fail(f"the exchange does not list {self.target.symbol}: {error}")
+                await asyncio.sleep(
+                    backoff_delay(attempt=attempt, base=30, cap=600, random=random.random())
+                )
+                attempt += 1
+            except Exception as error:  # a failing symbol must never stop the others
+                log.exception("repair pass failed", extra=self._labels)
+                self._fail(str(error) or type(error).__name__)
+                await asyncio.sleep(
+                    backoff_delay(attempt=attempt, base=1, cap=60, random=random.random())
+                )
+                attempt += 1
+
+    async def _repair_pass(self) -> int:
+        """Fill every hole of the window; returns the exchange's time at the start."""
+        self._repair_now.clear()
+        now = await self._market.exchange_time()
+        days = self._options.backfill_days or self.target.backtest_days
+        # Unless polling, the newest closed minute is left to the stream, which confirms
+        # it when the next bar starts.
+        end = now - now % MINUTE_MS - (0 if self._polling else MINUTE_MS)
+        self._window = TimeRange(min(end, end - days * DAY_MS), end)
+        if self._options.candles:
+            candle_holes = holes(window=self._window, covered=self._covered(SeriesKind.CANDLES))
+            self._status.holes = len(candle_holes)
+            if candle_holes:
+                self._set_phase(Phase.BACKFILLING)
+            for hole in candle_holes:
+                await self._filler.fill_candles(hole)
+        if self._options.trades:
+            await self._repair_trades(end=end)
+        self._report_progress()
+        if self._status.phase in (Phase.BACKFILLING, Phase.STARTING, Phase.ERROR):
+            self._set_phase(Phase.STREAMING, "polling" if self._polling else "streaming")
+        return now
+
+    async def _repair_trades(self, *, end: int) -> None:
+        """Trade history starts where the first trade was collected, unless backfilled."""
+        covered = self._covered(SeriesKind.TRADES)
+        if not covered:
+            return
+        for hole in holes(window=TimeRange(covered[0].start, end), covered=covered):
+            await self._filler.fill_trades(hole)
+
+    def _covered(self, kind: SeriesKind) -> list[TimeRange]:
+        return self._sink.coverage.get(kind, [])
+
+    # -- streams ----------------------------------------------------------------------
+
+    async def _stream(
+        self,
+        open_stream: Callable[..., AsyncIterator[list[Row]]],
+        on_batch: Callable[[list[Row]], Awaitable[None]],
+        *,
+        name: str,
+    ) -> None:
+        attempt = 0
+        while True:
+            self._reset_stream(name)
+            try:
+                async for batch in open_stream(symbol=self.target.symbol):
+                    attempt = 0
+                    await on_batch(batch)
+            except StreamInterruptedError as error:
+                self._status.reconnects += 1
+                metrics.RECONNECTS.labels(**self._labels, stream=name).inc()
+                self._set_phase(Phase.RECONNECTING, f"reconnecting {name} stream: {error}")
+                log.warning("%s stream interrupted: %s", name, error, extra=self._labels)
+            except SymbolUnavailableError as error:
+                self._fail(f"{name} stream: the exchange does not list the symbol: {error}")
+                attempt = max(attempt, 6)
+            except Exception as error:
+                log.exception("%s stream failed", name, extra=self._labels)
+                self._fail(f"{name} stream: {error}")
+            self._repair_now.set()
+            await asyncio.sleep(
+                backoff_delay(attempt=attempt, base=0.5, cap=60, random=random.random())
+            )
+            attempt += 1
+
+    def _reset_stream(self, name: str) -> None:
+        if name == "trades":
+            self._trade_tracker = TradeStreamTracker()
+            self._assembler = MinuteAssembler()
+        else:
+            self._candle_tracker = CandleStreamTracker()
+
+    async def _on_trades(self, trades: list[Trade]) -> None:
+        step = self._trade_tracker.receive(trades)
+        if step.gap:
+            log.warning("trade ids jumped: trades were lost in the stream", extra=self._labels)
+            self._assembler.reset()
+            self._repair_now.set()
+        candles: list[Candle] = []
+        covered_candles: list[TimeRange] = []
+        if self._options.candles and not self._market.capabilities.stream_candles:
+            if self._assembler.add(trades):
+                self._repair_now.set()  # a trade for a minute already released: repair it
+            connection = self._trade_tracker.connection_coverage
+            if connection is not None:
+                done = whole_minutes(connection)
+                candles = self._assembler.release(done)
+                covered_candles = [] if done.empty else [done]
+        await self._sink.store(
+            trades=step.store,
+            candles=candles,
+            covered_trades=[step.covered] if step.covered else [],
+            covered_candles=covered_candles,
+        )
+        self._streaming()
+
+    async def _on_candles(self, updates: list[Candle]) -> None:
+        step = self._candle_tracker.receive(updates)
+        if step.late:
+            self._repair_now.set()
+        await self._sink.store(
+            candles=step.store, covered_candles=[step.covered] if step.covered else []
+        )
+        self._streaming()
+
+    # -- status -----------------------------------------------------------------------
+
+    def _streaming(self) -> None:
+        if self._status.phase is Phase.RECONNECTING:
+            self._set_phase(Phase.STREAMING, "streaming")
+
+    def _set_phase(self, phase: Phase, message: str | None = None) -> None:
+        if phase is not self._status.phase:
+            log.info("%s", message or phase.value, extra={**self._labels, "phase": phase.value})
+        self._status.phase = phase
+        self._status.message = message or phase.value
+
+    def _fail(self, reason: str) -> None:
+        self._status.last_error = reason
+        self._set_phase(Phase.ERROR, f"error: {reason}")
+
+    def _report_progress(self) -> None:
+        progress = progress_of(window=self._window, covered=self._covered(SeriesKind.CANDLES))
+        eta = self._eta.estimate(progress=progress, now=time.monotonic())
+        self._status.backfill_progress, self._status.backfill_eta_seconds = progress, eta
+        metrics.BACKFILL_PROGRESS.labels(**self._labels).set(progress)
+        metrics.BACKFILL_ETA_SECONDS.labels(**self._labels).set(-1 if eta is None else eta)
+        now = time.monotonic()
+        if (
+            self._status.phase is Phase.BACKFILLING
+            and now - self._progress_logged_at >= PROGRESS_LOG_SECONDS
+        ):
+            self._progress_logged_at = now
+            log.info(
+                "%s", self._status.describe(),
+                extra={**self._labels, "progress": round(progress, 4), "eta_seconds": eta},
+            )  # fmt: skip

@@ -1,0 +1,276 @@
+"""The one path from collection tasks to storage: buffered, batched, retried, never dropped.
+
+Collection tasks `put()` batches and move on; one background task writes them in order,
+combining consecutive batches into one storage call of up to `max_rows` rows, as soon
+as `max_rows` are buffered or the oldest row has waited `max_seconds`. A failed write
+is retried, with exponential backoff, until it succeeds: the rows stay in the buffer
+meanwhile, and once the buffer is full `put()` waits, which slows collection down to
+what the database takes instead of losing anything. When to write and how long to back
+off are pure functions of the core (`core.batching`, `core.backoff`); this module only
+carries them out.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from types import TracebackType
+
+from ohlcv_collector.core.backoff import backoff_delay
+from ohlcv_collector.core.batching import batches_to_combine, has_room, seconds_until_flush
+from ohlcv_collector.ports import Storage, WriteBatch
+
+logger = logging.getLogger("ohlcv_collector.writer")
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    """What the writer has done so far, for metrics and health."""
+
+    buffered_rows: int
+    candles_inserted: int
+    candles_duplicate: int
+    trades_inserted: int
+    trades_duplicate: int
+    batches_written: int
+    last_write_seconds: float | None
+    failures: int
+    consecutive_failures: int
+
+
+@dataclass(slots=True)
+class _Counters:
+    candles_inserted: int = 0
+    candles_duplicate: int = 0
+    trades_inserted: int = 0
+    trades_duplicate: int = 0
+    batches_written: int = 0
+    last_write_seconds: float | None = None
+    failures: int = 0
+    consecutive_failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Buffered:
+    sequence: int
+    batch: WriteBatch
+    since: float
+
+
+def combine(batches: Iterable[WriteBatch]) -> WriteBatch:
+    """One batch holding the rows and coverage of `batches`, in their order."""
+    combined = WriteBatch()
+    for batch in batches:
+        combined.candles += batch.candles
+        combined.trades += batch.trades
+        combined.coverage += batch.coverage
+    return combined
+
+
+class BatchWriter:
+    """Buffers batches and writes them to `storage` in order; use it as `async with`.
+
+    Rows count towards `buffer_max_rows` until they are stored. Retries back off from
+    `backoff_base` to `backoff_cap` seconds; once `close()` has begun, the cap drops to
+    `closing_backoff_cap`, because a stopping collector has a grace period to finish in.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        max_rows: int,
+        max_seconds: float,
+        buffer_max_rows: int,
+        backoff_base: float = 0.1,
+        backoff_cap: float = 30.0,
+        closing_backoff_cap: float = 1.0,
+        random: Callable[[], float] = random.random,
+    ) -> None:
+        if max_rows < 1 or buffer_max_rows < 1 or max_seconds <= 0:
+            raise ValueError("max_rows and buffer_max_rows must be >= 1, max_seconds > 0")
+        if not 0 < backoff_base <= backoff_cap or closing_backoff_cap <= 0:
+            raise ValueError("backoff needs 0 < backoff_base <= backoff_cap, closing cap > 0")
+        self._storage = storage
+        self._max_rows = max_rows
+        self._max_seconds = max_seconds
+        self._buffer_max_rows = buffer_max_rows
+        self._backoff = (backoff_base, backoff_cap)
+        self._closing_backoff_cap = closing_backoff_cap
+        self._random = random
+        self._buffer: deque[_Buffered] = deque()
+        self._buffered_rows = 0
+        self._accepted = 0  # sequence of the newest buffered batch
+        self._written = 0  # sequence of the newest stored batch
+        self._flush_through = 0  # flush() asked for everything up to this sequence
+        self._changed = asyncio.Condition()
+        self._closing = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._counters = _Counters()
+
+    @property
+    def stats(self) -> WriterStats:
+        """A snapshot of the counters."""
+        return WriterStats(buffered_rows=self._buffered_rows, **asdict(self._counters))
+
+    async def __aenter__(self) -> "BatchWriter":
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Start the background task that writes; `async with` calls this."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ohlcv-batch-writer")
+
+    def _ensure_accepting(self) -> None:
+        if self._task is None or self._task.done() or self._closing.is_set():
+            raise RuntimeError("the batch writer is not running: start() it, or it was closed")
+
+    async def put(self, batch: WriteBatch) -> None:
+        """Buffer `batch`, waiting first while the buffer has no room for it."""
+        self._ensure_accepting()
+        if not len(batch):
+            return
+        async with self._changed:
+            await self._changed.wait_for(
+                lambda: (
+                    self._closing.is_set()
+                    or has_room(
+                        buffered_rows=self._buffered_rows,
+                        incoming_rows=len(batch),
+                        capacity=self._buffer_max_rows,
+                    )
+                )
+            )
+            self._ensure_accepting()
+            self._accepted += 1
+            loop = asyncio.get_running_loop()
+            self._buffer.append(_Buffered(self._accepted, batch, since=loop.time()))
+            self._buffered_rows += len(batch)
+            self._changed.notify_all()
+
+    async def flush(self) -> None:
+        """Write now, and return once every batch put before this call is stored."""
+        async with self._changed:
+            target = self._accepted
+            self._flush_through = max(self._flush_through, target)
+            self._changed.notify_all()
+            await self._changed.wait_for(lambda: self._written >= target or self._stopped())
+        if self._written < target:
+            raise RuntimeError("the batch writer stopped before storing everything")
+
+    async def close(self) -> None:
+        """Store everything buffered, then stop. Cancelling this abandons the buffer
+        (the loss is logged), for a caller whose grace period is running out."""
+        if self._task is None:
+            return
+        async with self._changed:
+            self._closing.set()
+            self._changed.notify_all()
+        await self._task
+
+    def _stopped(self) -> bool:
+        return self._task is None or self._task.done()
+
+    async def _run(self) -> None:
+        try:
+            while (due := await self._next_due()) is not None:
+                await self._store(due)
+        finally:
+            if self._buffered_rows:
+                logger.error(
+                    "batch writer stopped with %d rows not stored", self._buffered_rows,
+                    extra={"rows": self._buffered_rows},
+                )  # fmt: skip
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def _next_due(self) -> list[_Buffered] | None:
+        """The oldest batches to write next, once due; None when closed and empty."""
+        loop = asyncio.get_running_loop()
+        async with self._changed:
+            while True:
+                delay = seconds_until_flush(
+                    buffered_rows=self._buffered_rows,
+                    oldest_age=loop.time() - self._buffer[0].since if self._buffer else 0.0,
+                    max_rows=self._max_rows,
+                    max_seconds=self._max_seconds,
+                    forced=self._closing.is_set() or self._flush_through > self._written,
+                )
+                if delay is None and self._closing.is_set():
+                    return None
+                if delay == 0:
+                    count = batches_to_combine(
+                        (len(item.batch) for item in self._buffer), max_rows=self._max_rows
+                    )
+                    return [self._buffer[i] for i in range(count)]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), delay)
+
+    async def _store(self, due: list[_Buffered]) -> None:
+        """Write `due` as one storage call, retrying until it succeeds."""
+        loop = asyncio.get_running_loop()
+        batch = combine(item.batch for item in due)
+        attempt = 0
+        while True:
+            started = loop.time()
+            try:
+                result = await self._storage.write(batch)
+                break
+            except Exception as error:
+                attempt = await self._back_off(attempt=attempt, rows=len(batch), error=error)
+        counters = self._counters
+        counters.last_write_seconds = loop.time() - started
+        if counters.consecutive_failures:
+            logger.info("storage write succeeded after %d failures", counters.consecutive_failures)
+        counters.consecutive_failures = 0
+        counters.batches_written += 1
+        counters.candles_inserted += result.candles
+        counters.candles_duplicate += len(batch.candles) - result.candles
+        counters.trades_inserted += result.trades
+        counters.trades_duplicate += len(batch.trades) - result.trades
+        async with self._changed:
+            for _ in due:
+                self._buffer.popleft()
+            self._buffered_rows -= len(batch)
+            self._written = due[-1].sequence
+            self._changed.notify_all()
+
+    async def _back_off(self, *, attempt: int, rows: int, error: Exception) -> int:
+        """Log a failed write and wait before the next try; returns the next attempt number.
+
+        A close() that begins during the wait cuts it short and restarts the schedule,
+        so that a stopping collector does not sit out a long backoff.
+        """
+        self._counters.failures += 1
+        self._counters.consecutive_failures += 1
+        base, cap = self._backoff
+        closing = self._closing.is_set()
+        if closing:
+            base, cap = min(base, self._closing_backoff_cap), self._closing_backoff_cap
+        delay = backoff_delay(attempt=attempt, base=base, cap=cap, random=self._random())
+        logger.warning(
+            "storage write of %d rows failed (attempt %d): %r; retrying in %.2f s",
+            rows, attempt + 1, error, delay,
+            extra={"rows": rows, "attempt": attempt + 1, "retry_in_seconds": delay,
+                   "error": repr(error)},
+        )  # fmt: skip
+        if closing:
+            await asyncio.sleep(delay)
+            return attempt + 1
+        try:
+            await asyncio.wait_for(self._closing.wait(), delay)
+        except TimeoutError:
+            return attempt + 1
+        return 0
