@@ -1,24 +1,72 @@
-"""Command line of the operator image: ``ohlcv-operator``."""
+"""Command line of the operator image: ``ohlcv-operator run``."""
 
 import argparse
+import asyncio
+import sys
 from collections.abc import Sequence
 
 from ohlcv_operator import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Describe the command line; subcommands are added as the operator grows."""
+    """Describe the command line."""
     parser = argparse.ArgumentParser(
         prog="ohlcv-operator",
         description="Reconcile OhlcvCollector resources into one collector Deployment each.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="run the operator in OPERATOR_NAMESPACE until SIGTERM",
+        description="Configuration comes from the environment: OPERATOR_NAMESPACE, OHLCV_*,"
+        " DB_* (the fullon_orm database), REDIS_* (collector health) and ADMIN_MAIL.",
+    )
+    run.add_argument("--verbose", action="store_true", help="debug logging")
+    run.set_defaults(handler=_run)
     return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Imported here so that --help and --version stay fast (kopf and ccxt take a while).
+    import ccxt
+    import kopf
+    from pydantic import ValidationError
+
+    from ohlcv_collector.settings import DatabaseSettings, RedisSettings
+    from ohlcv_operator.handlers import OperatorState, build_registry
+    from ohlcv_operator.settings import OperatorSettings
+    from ohlcv_operator.sources import Sources
+
+    try:
+        settings = OperatorSettings()
+        database, redis = DatabaseSettings(), RedisSettings()
+    except ValidationError as error:
+        print(f"ohlcv-operator: error: invalid configuration: {error}", file=sys.stderr)
+        return 2
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON)
+
+    async def operate() -> None:
+        sources = Sources(
+            targets_url=database.targets_url(), user_mail=settings.user_mail, redis_url=redis.url()
+        )
+        state = OperatorState(
+            settings=settings, sources=sources, known_exchanges=frozenset(ccxt.exchanges)
+        )
+        await kopf.operator(
+            registry=build_registry(state), standalone=True, namespaces=[settings.namespace]
+        )
+
+    asyncio.run(operate())
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ohlcv-operator`` console script."""
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 0
+    code: int = args.handler(args)
+    return code

@@ -120,5 +120,12 @@ done
 build kubernetes "$here/kubernetes" "$kube" "$kube_version_vars" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
 build etcd "$here/etcd" "$etcd" "" .
-build helm "$here/helm" "$helm" "-X helm.sh/helm/v3/internal/version.version=$helm" helm.sh/helm/v3/cmd/helm
+# As helm's own Makefile does: the Kubernetes version helm assumes offline (helm template,
+# helm lint) follows the client-go it is built with, not the stale default v1.20.
+helm_flags="-X helm.sh/helm/v3/internal/version.version=$helm"
+client_go_minor=$(module_version "$here/helm" k8s.io/client-go | cut -d. -f2)
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$client_go_minor"
+done
+build helm "$here/helm" "$helm" "$helm_flags" helm.sh/helm/v3/cmd/helm
 say "kubernetes $kube, etcd $etcd, helm $helm ready in $venv_bin"

@@ -1,0 +1,136 @@
+"""The collector Deployment an OhlcvCollector should have, as a pure function.
+
+The result is the whole intent of the operator for that Deployment, applied with
+server-side apply under one field manager: fields it does not mention stay with
+whoever set them, and applying the same intent twice changes nothing.
+"""
+
+from typing import Any
+
+from ohlcv_operator.settings import OperatorSettings
+from ohlcv_operator.spec import (
+    API_VERSION,
+    EXCHANGE_LABEL,
+    KIND,
+    CollectorSpec,
+    deployment_name,
+    selector_labels,
+)
+
+HTTP_PORT = 8080
+RUN_AS = 10001
+
+
+def _env(*, spec: CollectorSpec, settings: OperatorSettings) -> list[dict[str, Any]]:
+    """Operator defaults first; the chart's extra env, then the resource's, override them."""
+    merged: dict[str, dict[str, Any]] = {}
+    defaults: list[dict[str, Any]] = [
+        {"name": "ADMIN_MAIL", "value": settings.user_mail},
+        {"name": "OHLCV_HTTP_PORT", "value": str(HTTP_PORT)},
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+    ]
+    for variable in [*defaults, *settings.collector_env, *spec.env]:
+        merged[variable["name"]] = variable
+    return list(merged.values())
+
+
+def collector_args(spec: CollectorSpec) -> list[str]:
+    """Arguments of `ohlcv-collector` for this resource."""
+    args = ["run", "--exchange", spec.exchange]
+    if spec.symbols:
+        args += ["--symbols", ",".join(spec.symbols)]
+    if not spec.candles:
+        args.append("--no-candles")
+    if not spec.trades:
+        args.append("--no-trades")
+    if spec.backfill_days is not None:
+        args += ["--backfill-days", str(spec.backfill_days)]
+    return args
+
+
+def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "failureThreshold": failures,
+        "timeoutSeconds": 5,
+    }
+
+
+def desired_deployment(
+    *, name: str, namespace: str, uid: str, spec: CollectorSpec, settings: OperatorSettings
+) -> dict[str, Any]:
+    """The Deployment manifest for resource `name` (uid `uid`) in `namespace`."""
+    labels = {
+        **selector_labels(name),
+        "app.kubernetes.io/component": "collector",
+        "app.kubernetes.io/managed-by": "ohlcv-operator",
+        EXCHANGE_LABEL: spec.exchange,
+    }
+    env_from: list[dict[str, Any]] = [{"secretRef": {"name": settings.database_secret}}]
+    if settings.redis_secret:
+        env_from.append({"secretRef": {"name": settings.redis_secret, "optional": True}})
+    container: dict[str, Any] = {
+        "name": "collector",
+        "image": spec.image or settings.collector_image,
+        "imagePullPolicy": spec.image_pull_policy or settings.collector_image_pull_policy,
+        "command": ["ohlcv-collector"],
+        "args": collector_args(spec),
+        "envFrom": env_from,
+        "env": _env(spec=spec, settings=settings),
+        "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "startupProbe": _probe("/healthz", period=5, failures=24),
+        "livenessProbe": _probe("/healthz", period=20, failures=3),
+        "readinessProbe": _probe("/readyz", period=10, failures=3),
+        "resources": spec.resources or settings.collector_resources,
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
+    }
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": 30,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "nodeSelector": spec.node_selector or settings.collector_node_selector,
+        "tolerations": list(
+            settings.collector_tolerations if spec.tolerations is None else spec.tolerations
+        ),
+    }
+    if settings.collector_service_account:
+        pod_spec["serviceAccountName"] = settings.collector_service_account
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": deployment_name(name),
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": KIND,
+                    "name": name,
+                    "uid": uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {
+            "replicas": 0 if spec.paused else spec.replicas,
+            "selector": {"matchLabels": selector_labels(name)},
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }

@@ -1,0 +1,122 @@
+"""The kopf wiring: which events trigger a reconcile, and the operator's lifetime.
+
+Handlers are thin and return None. Only event and timer handlers are used, so kopf
+keeps no progress annotations or finalizers on the resources: GitOps tools see only
+what their authors and the status writer put there. Deployments carry the resource
+as their controller owner, so deleting a resource garbage-collects its collectors
+without a finalizer.
+"""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+from aiohttp import web
+
+from ohlcv_operator.discovery_loop import discovery_loop
+from ohlcv_operator.http import start_probe_server
+from ohlcv_operator.kube import KubeClient
+from ohlcv_operator.reconcile import Reconciler
+from ohlcv_operator.settings import OperatorSettings
+from ohlcv_operator.sources import Sources
+from ohlcv_operator.spec import GROUP, KIND, PLURAL, VERSION
+
+log = logging.getLogger("ohlcv_operator.handlers")
+
+
+@dataclass(slots=True)
+class OperatorState:
+    """What lives as long as the operator: clients, the reconciler, background tasks."""
+
+    settings: OperatorSettings
+    sources: Sources
+    known_exchanges: frozenset[str]
+    kube: KubeClient | None = None
+    reconciler: Reconciler | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    probes: web.AppRunner | None = None
+
+    async def connect(self, info: kopf.ConnectionInfo) -> None:
+        """(Re)build the API client with fresh credentials; start discovery once."""
+        if self.kube is not None:
+            await self.kube.close()
+        self.kube = KubeClient(info)
+        self.reconciler = Reconciler(
+            kube=self.kube,
+            sources=self.sources,
+            settings=self.settings,
+            known_exchanges=self.known_exchanges,
+        )
+        if not self.tasks:
+            self.tasks.append(
+                asyncio.create_task(
+                    discovery_loop(kube=self.kube, sources=self.sources, settings=self.settings),
+                    name="discovery",
+                )
+            )
+
+    async def reconcile(self, name: str) -> None:
+        """Reconcile a resource once the operator is logged in."""
+        if self.reconciler is not None:
+            await self.reconciler.reconcile(name=name)
+
+
+def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
+    """A kopf registry with the operator's handlers, bound to `state`."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.posting.level = logging.WARNING
+        settings.scanning.disabled = True  # the Role grants nothing on CRDs or namespaces
+        settings.watching.server_timeout = 300
+        state.probes = await start_probe_server(
+            host=state.settings.operator_metrics_host, port=state.settings.operator_metrics_port
+        )
+
+    @kopf.on.login(registry=registry)
+    async def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
+        info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
+            settings=settings
+        )
+        if info is not None:
+            await state.connect(info)
+        return info
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def resource_changed(type: str, name: str, **_: Any) -> None:
+        if type != "DELETED":
+            await state.reconcile(name)
+
+    @kopf.timer(GROUP, VERSION, PLURAL, interval=state.settings.resync_seconds, registry=registry)
+    async def resync(name: str, **_: Any) -> None:
+        await state.reconcile(name)
+
+    @kopf.on.event(
+        "apps",
+        "v1",
+        "deployments",
+        labels={"app.kubernetes.io/managed-by": "ohlcv-operator"},
+        registry=registry,
+    )
+    async def deployment_changed(body: kopf.Body, **_: Any) -> None:
+        for owner in body.metadata.get("ownerReferences", []):
+            if owner.get("kind") == KIND and owner.get("controller"):
+                await state.reconcile(owner["name"])
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        for task in state.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if state.kube is not None:
+            await state.kube.close()
+        await state.sources.close()
+        if state.probes is not None:
+            await state.probes.cleanup()
+
+    return registry

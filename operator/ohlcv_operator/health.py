@@ -1,0 +1,118 @@
+"""Collector health as the operator judges it, from the ProcessCache records (pure).
+
+A symbol is healthy when a live collector reports it, without error, and its data is
+recent, or it is still backfilling. Symbols nobody reports count as stale: from the
+cluster's point of view they are not being collected.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+UNHEALTHY_LISTED = 10
+
+
+class Verdict(StrEnum):
+    """How a symbol's collection stands."""
+
+    HEALTHY = "healthy"
+    STALE = "stale"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolReport:
+    """What the newest health record of one symbol says."""
+
+    symbol: str
+    status: str
+    message: str
+    stale: bool
+    backfilling: bool
+    lag_seconds: float | None
+    newest_candle: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSnapshot:
+    """The health records of one exchange's collectors."""
+
+    collectors_alive: int
+    symbols: Mapping[str, SymbolReport]
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolVerdict:
+    """The operator's judgement of one target symbol."""
+
+    symbol: str
+    verdict: Verdict
+    message: str
+
+
+def judge(report: SymbolReport | None, *, symbol: str, stale_lag_seconds: int) -> SymbolVerdict:
+    """The verdict on one symbol from its report (None when no collector reports it)."""
+    if report is None:
+        return SymbolVerdict(symbol, Verdict.STALE, "no live collector reports this symbol")
+    if report.stale:
+        return SymbolVerdict(symbol, Verdict.STALE, f"heartbeat stale: {report.message}")
+    if report.status == "error":
+        return SymbolVerdict(symbol, Verdict.ERROR, report.message)
+    lag = report.lag_seconds
+    if not report.backfilling and lag is not None and lag > stale_lag_seconds:
+        return SymbolVerdict(symbol, Verdict.STALE, f"data {lag:.0f} s behind: {report.message}")
+    return SymbolVerdict(symbol, Verdict.HEALTHY, report.message)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSummary:
+    """The `.status.health` of a resource."""
+
+    collectors_alive: int
+    verdicts: tuple[SymbolVerdict, ...]
+    newest_candle: str | None
+    worst_lag_seconds: int | None
+
+    def count(self, verdict: Verdict) -> int:
+        """How many symbols have `verdict`."""
+        return sum(1 for v in self.verdicts if v.verdict is verdict)
+
+    def as_status(self) -> dict[str, object]:
+        """The status fields, with a bounded list of the unhealthy symbols."""
+        unhealthy = [v for v in self.verdicts if v.verdict is not Verdict.HEALTHY]
+        status: dict[str, object] = {
+            "collectorsAlive": self.collectors_alive,
+            "symbolsTotal": len(self.verdicts),
+            "symbolsHealthy": self.count(Verdict.HEALTHY),
+            "symbolsStale": self.count(Verdict.STALE),
+            "symbolsError": self.count(Verdict.ERROR),
+            "unhealthy": [
+                {"symbol": v.symbol, "status": v.verdict.value, "message": v.message[:300]}
+                for v in unhealthy[:UNHEALTHY_LISTED]
+            ],
+        }
+        if self.newest_candle is not None:
+            status["newestCandle"] = self.newest_candle
+        if self.worst_lag_seconds is not None:
+            status["worstLagSeconds"] = self.worst_lag_seconds
+        return status
+
+
+def summarize(
+    *, snapshot: HealthSnapshot, targets: Iterable[str], stale_lag_seconds: int
+) -> HealthSummary:
+    """Judge every target symbol against the snapshot."""
+    symbols = sorted(targets)
+    verdicts = tuple(
+        judge(snapshot.symbols.get(s), symbol=s, stale_lag_seconds=stale_lag_seconds)
+        for s in symbols
+    )
+    reports = [snapshot.symbols[s] for s in symbols if s in snapshot.symbols]
+    candles = [r.newest_candle for r in reports if r.newest_candle]
+    lags = [r.lag_seconds for r in reports if r.lag_seconds is not None and not r.stale]
+    return HealthSummary(
+        collectors_alive=snapshot.collectors_alive,
+        verdicts=verdicts,
+        newest_candle=max(candles) if candles else None,
+        worst_lag_seconds=round(max(lags)) if lags else None,
+    )

@@ -1,0 +1,173 @@
+"""Reconciling one OhlcvCollector: observe, apply the Deployment, write the status.
+
+Level-based: every trigger (the resource changed, the operator started, the resync
+timer fired) runs the same function, which reads the current state and converges on
+it. Applying an unchanged Deployment is a no-op on the server, and the status is
+written only when it differs, so a resync of a settled resource writes nothing.
+"""
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from ohlcv_operator import metrics
+from ohlcv_operator.desired import desired_deployment
+from ohlcv_operator.kube import KubeClient, KubeError
+from ohlcv_operator.settings import OperatorSettings
+from ohlcv_operator.sources import Sources
+from ohlcv_operator.spec import API_VERSION, KIND, CollectorSpec, SpecError, parse_spec
+from ohlcv_operator.status import DeploymentState, Observation, compute_status, transitions
+
+log = logging.getLogger("ohlcv_operator.reconcile")
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def deployment_state(deployment: dict[str, Any]) -> DeploymentState:
+    """What the operator needs from a Deployment's status."""
+    status = deployment.get("status") or {}
+    generation = (deployment.get("metadata") or {}).get("generation", 0)
+    return DeploymentState(
+        desired=int((deployment.get("spec") or {}).get("replicas", 0)),
+        ready=int(status.get("readyReplicas", 0)),
+        updated=int(status.get("updatedReplicas", 0)),
+        observed_current=int(status.get("observedGeneration", 0)) >= int(generation),
+    )
+
+
+class Reconciler:
+    """Reconciles the OhlcvCollectors of one namespace, one resource at a time each."""
+
+    def __init__(
+        self,
+        *,
+        kube: KubeClient,
+        sources: Sources,
+        settings: OperatorSettings,
+        known_exchanges: frozenset[str],
+    ) -> None:
+        self._kube = kube
+        self._sources = sources
+        self._settings = settings
+        self._known = known_exchanges
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def reconcile(self, *, name: str) -> None:
+        """Bring one resource's Deployment and status in line with what is observed."""
+        async with self._locks[name]:
+            started = time.monotonic()
+            try:
+                await self._reconcile(name=name)
+            except Exception:
+                metrics.RECONCILE_ERRORS.inc()
+                log.exception("reconciling %s failed", name)
+                raise
+            finally:
+                metrics.RECONCILES.inc()
+                metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
+
+    async def _reconcile(self, *, name: str) -> None:
+        namespace = self._settings.namespace
+        body = await self._kube.collector(namespace=namespace, name=name)
+        if body is None or body["metadata"].get("deletionTimestamp"):
+            return  # gone: its Deployment is garbage-collected with it
+        metadata = body["metadata"]
+        seen, created = await self._observe(body)
+        previous = body.get("status")
+        status = compute_status(
+            seen=seen,
+            previous=previous,
+            now=_now(),
+            stale_lag_seconds=self._settings.stale_lag_seconds,
+        )
+        if status != previous:
+            await self._kube.replace_status(namespace=namespace, name=name, status=status)
+        events = transitions(before=previous, after=status)
+        if created:
+            events.insert(
+                0,
+                ("Normal", "Created", f"created Deployment for {seen.spec and seen.spec.exchange}"),
+            )
+        for kind, reason, message in events:
+            await self._event(body, kind=kind, reason=reason, message=message)
+        exchange = seen.spec.exchange if seen.spec else metadata["name"]
+        if seen.targets is not None:
+            metrics.TARGETS.labels(exchange=exchange).set(len(seen.targets))
+        health = status.get("health") or {}
+        metrics.SYMBOLS_HEALTHY.labels(exchange=exchange).set(health.get("symbolsHealthy", 0))
+        metrics.SYMBOLS_UNHEALTHY.labels(exchange=exchange).set(
+            health.get("symbolsStale", 0) + health.get("symbolsError", 0)
+        )
+
+    async def _observe(self, body: dict[str, Any]) -> tuple[Observation, bool]:
+        metadata = body["metadata"]
+        name, generation = metadata["name"], int(metadata.get("generation", 1))
+        try:
+            spec: CollectorSpec | None = parse_spec(
+                body.get("spec") or {}, known_exchanges=self._known
+            )
+        except SpecError as error:
+            return Observation(
+                name=name, generation=generation, spec=None, spec_error=str(error)
+            ), False
+        assert spec is not None
+        fields: dict[str, Any] = {}
+        created = False
+        manifest = desired_deployment(
+            name=name,
+            namespace=metadata["namespace"],
+            uid=metadata["uid"],
+            spec=spec,
+            settings=self._settings,
+        )
+        try:
+            applied, created = await self._kube.apply(manifest)
+            fields["deployment"] = deployment_state(applied)
+        except KubeError as error:
+            fields["deployment_error"] = f"applying the collector Deployment failed: {error}"
+        try:
+            fields["targets"] = await self._sources.target_symbols(
+                exchange=spec.exchange, allowed=spec.symbols
+            )
+        except Exception as error:  # an unreadable database is a condition, not a crash
+            fields["targets_error"] = f"reading targets failed: {error}"
+        try:
+            fields["health"] = await self._sources.health(exchange=spec.exchange)
+        except Exception as error:
+            fields["health_error"] = f"reading health from Redis failed: {error}"
+        return Observation(name=name, generation=generation, spec=spec, **fields), created
+
+    async def _event(self, body: dict[str, Any], *, kind: str, reason: str, message: str) -> None:
+        metadata = body["metadata"]
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event = {
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": {
+                "name": f"{metadata['name']}.{time.time_ns():x}",
+                "namespace": metadata["namespace"],
+            },
+            "eventTime": now,
+            "reportingController": "fullon.io/ohlcv-operator",
+            "reportingInstance": self._settings.pod_name,
+            "action": "Reconcile",
+            "reason": reason,
+            "note": message[:1024],
+            "type": kind,
+            "regarding": {
+                "apiVersion": API_VERSION,
+                "kind": KIND,
+                "name": metadata["name"],
+                "namespace": metadata["namespace"],
+                "uid": metadata["uid"],
+            },
+        }
+        try:
+            await self._kube.post_event(namespace=metadata["namespace"], event=event)
+        except KubeError as error:
+            log.warning("could not record event %s: %s", reason, error)

@@ -1,0 +1,62 @@
+"""The operator's configuration, from the environment its Helm chart sets.
+
+Collector defaults (image, resources, env, scheduling) live here rather than in
+each resource, so one `helm upgrade` changes every exchange that does not override
+them. Credentials never pass through here: only the names of the Secrets that hold
+them, which collector pods read directly.
+"""
+
+import socket
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DiscoveryMode(StrEnum):
+    """Whether the operator creates a resource for each exchange that has targets."""
+
+    CREATE = "create"
+    OFF = "off"
+
+
+class OperatorSettings(BaseSettings):
+    """Everything the operator reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="OHLCV_", extra="ignore")
+
+    namespace: str = Field(
+        default="default",
+        validation_alias="OPERATOR_NAMESPACE",
+        description="the namespace the operator watches and creates resources in",
+    )
+    user_mail: str = Field(default="admin@fullon", validation_alias="ADMIN_MAIL")
+    discovery_mode: DiscoveryMode = DiscoveryMode.CREATE
+    discovery_interval_seconds: float = Field(default=60.0, gt=0)
+    prune: bool = False
+    resync_seconds: float = Field(default=30.0, gt=0, description="periodic reconcile interval")
+    collector_image: str = "ghcr.io/fullon-ohlcv/fullon-ohlcv:0.1.0"
+    collector_image_pull_policy: str = "IfNotPresent"
+    collector_resources: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"memory": "512Mi"},
+        }
+    )
+    collector_env: list[dict[str, Any]] = Field(default_factory=list)
+    collector_node_selector: dict[str, str] = Field(default_factory=dict)
+    collector_tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    collector_service_account: str | None = None
+    database_secret: str = Field(default="fullon-db", description="Secret with DB_* keys")
+    redis_secret: str | None = Field(default=None, description="Secret with REDIS_* keys")
+    operator_metrics_port: int = Field(default=8080, ge=0, le=65535)
+    operator_metrics_host: str = Field(default="0.0.0.0")  # noqa: S104 - probed on the pod IP
+    pod_name: str = Field(
+        default_factory=socket.gethostname,
+        validation_alias="POD_NAME",
+        description="this operator's pod, named in the Events it records",
+    )
+    stale_lag_seconds: int = Field(
+        default=300, gt=0, description="a symbol whose data is older than this is unhealthy"
+    )

@@ -1,0 +1,66 @@
+"""Where the operator reads targets and health: the collector package's own backends.
+
+The operator reuses the collector's seams (the fullon_orm targets reader and the
+ProcessCache health reader), so both sides of the system read the same tables and
+keys the same way.
+"""
+
+from datetime import UTC, datetime
+
+from ohlcv_collector.backends.health.reader import HealthReader
+from ohlcv_collector.backends.health.redis import RedisHealth
+from ohlcv_collector.backends.targets import SqlTargetSource
+from ohlcv_collector.core.liveness import SymbolHealth
+from ohlcv_operator.health import HealthSnapshot, SymbolReport
+
+
+def report_of(health: SymbolHealth) -> SymbolReport:
+    """The operator's view of one symbol's health record."""
+    return SymbolReport(
+        symbol=health.symbol,
+        status=health.status,
+        message=health.message,
+        stale=health.stale,
+        backfilling=health.message.startswith("backfilling"),
+        lag_seconds=health.lag_seconds,
+        newest_candle=_iso(health.newest_candle),
+    )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if at else None
+
+
+class Sources:
+    """The database and Redis the operator reads, opened once for its lifetime."""
+
+    def __init__(self, *, targets_url: str, user_mail: str, redis_url: str | None) -> None:
+        self.targets = SqlTargetSource(targets_url, user_mail=user_mail)
+        self._redis = RedisHealth.from_url(redis_url) if redis_url else None
+        self._reader = HealthReader(self._redis) if self._redis else None
+
+    async def target_symbols(self, *, exchange: str, allowed: tuple[str, ...]) -> list[str]:
+        """The exchange's target symbols, narrowed to `allowed` when it is not empty."""
+        symbols = [t.symbol for t in await self.targets.targets(exchange=exchange)]
+        return [s for s in symbols if not allowed or s in allowed]
+
+    async def exchanges_with_targets(self) -> list[str]:
+        """Exchanges that have at least one target."""
+        return sorted(await self.targets.all_exchanges())
+
+    async def health(self, *, exchange: str) -> HealthSnapshot:
+        """The health records of the exchange's collectors; raises when Redis is unusable."""
+        if self._reader is None:
+            raise RuntimeError("Redis is not configured (no REDIS_HOST), so health is unknown")
+        collectors = await self._reader.live_collectors(exchange)
+        symbols = await self._reader.symbol_health(exchange)
+        return HealthSnapshot(
+            collectors_alive=sum(1 for c in collectors if not c.stale),
+            symbols={s.symbol: report_of(s) for s in symbols},
+        )
+
+    async def close(self) -> None:
+        """Close connections."""
+        await self.targets.close()
+        if self._redis is not None:
+            await self._redis.close()

@@ -1,0 +1,195 @@
+"""Running the real `ohlcv-operator` against the test control plane, PostgreSQL and Redis.
+
+The operator runs as a subprocess with only what its Deployment would give it: a
+kubeconfig (admin, or a ServiceAccount token), OPERATOR_NAMESPACE and the DB_* /
+REDIS_* / OHLCV_* environment. Targets are written with the collector's own target
+editor, and health records with the collector's own ProcessCache writer, exactly as
+a collector writes them.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ohlcv_collector.backends.health.redis import RedisHealth
+from ohlcv_collector.backends.targets import SqlTargetEditor
+from ohlcv_collector.core.health import (
+    ProcessStatus,
+    collector_component,
+    collector_params,
+    symbol_component,
+    symbol_params,
+)
+from tests.harness.controlplane import ControlPlane
+from tests.harness.tools import REPO_ROOT, VENV_BIN, free_port, wait_for
+
+CRD = REPO_ROOT / "charts/fullon-ohlcv/files/crd-ohlcvcollectors.yaml"
+CONFIG_PREFIXES = ("DB_", "CACHE_", "REDIS_", "OHLCV_", "ADMIN_MAIL", "KUBECONFIG", "OPERATOR_")
+
+
+def database_env(dsn: str) -> dict[str, str]:
+    """DB_* variables for a postgresql:// DSN of the test server."""
+    url = urlsplit(dsn)
+    return {
+        "DB_HOST": url.hostname or "127.0.0.1",
+        "DB_PORT": str(url.port),
+        "DB_USER": url.username or "postgres",
+        "DB_NAME": url.path.lstrip("/"),
+    }
+
+
+def redis_env(url: str) -> dict[str, str]:
+    """REDIS_* variables for a redis:// URL of the test server."""
+    parsed = urlsplit(url)
+    return {"REDIS_HOST": parsed.hostname or "127.0.0.1", "REDIS_PORT": str(parsed.port)}
+
+
+@dataclass
+class OperatorProcess:
+    """A running operator; its JSON log is kept for failure messages."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    metrics_port: int
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def running_operator(
+    *,
+    kubeconfig: Path,
+    namespace: str,
+    dsn: str,
+    redis_url: str,
+    log: Path,
+    **settings: str,
+) -> Iterator[OperatorProcess]:
+    """Start `ohlcv-operator run` and stop it (SIGTERM) when the block ends."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    port = free_port()
+    env |= (
+        database_env(dsn)
+        | redis_env(redis_url)
+        | {
+            "KUBECONFIG": str(kubeconfig),
+            "OPERATOR_NAMESPACE": namespace,
+            "OHLCV_OPERATOR_METRICS_HOST": "127.0.0.1",
+            "OHLCV_OPERATOR_METRICS_PORT": str(port),
+            "OHLCV_RESYNC_SECONDS": "2",
+            "OHLCV_DISCOVERY_INTERVAL_SECONDS": "2",
+            "OHLCV_DATABASE_SECRET": "fullon-db",
+            "OHLCV_REDIS_SECRET": "fullon-redis",
+            "OHLCV_COLLECTOR_IMAGE": "ghcr.io/fullon-ohlcv/fullon-ohlcv:test",
+        }
+        | {f"OHLCV_{key.upper()}": value for key, value in settings.items()}
+    )
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "ohlcv-operator"), "run"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    running = OperatorProcess(process=process, log=log, metrics_port=port)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def add_target(dsn: str, *, exchange: str, symbol: str) -> None:
+    """Add a target the way `ohlcv-collector targets add` does."""
+
+    async def add() -> None:
+        editor = SqlTargetEditor(dsn, user_mail="admin@fullon")
+        try:
+            await editor.init_schema()
+            await editor.add(exchange=exchange, symbol=symbol)
+        finally:
+            await editor.close()
+
+    asyncio.run(add())
+
+
+def remove_target(dsn: str, *, exchange: str, symbol: str) -> None:
+    """Remove a target the way `ohlcv-collector targets remove` does."""
+
+    async def remove() -> None:
+        editor = SqlTargetEditor(dsn, user_mail="admin@fullon")
+        try:
+            await editor.remove(exchange=exchange, symbol=symbol)
+        finally:
+            await editor.close()
+
+    asyncio.run(remove())
+
+
+def write_health(
+    redis_url: str, *, exchange: str, symbols: dict[str, tuple[str, str, float]]
+) -> None:
+    """Health records as a collector writes them: one process record, one per symbol
+    (`symbols` maps a symbol to its phase, message and lag in seconds)."""
+
+    async def write() -> None:
+        store = RedisHealth.from_url(redis_url)
+        try:
+            instance = "collector-0"
+            collector = await store.register(
+                component=collector_component(exchange=exchange, instance=instance),
+                params=collector_params(
+                    exchange=exchange, instance=instance, host="test", pid=1, symbols=len(symbols)
+                ),
+                message="collecting",
+                status=ProcessStatus.RUNNING,
+            )
+            for symbol, (phase, message, lag) in symbols.items():
+                await store.register(
+                    component=symbol_component(exchange=exchange, symbol=symbol),
+                    params=symbol_params(
+                        exchange=exchange,
+                        symbol=symbol,
+                        collector=collector,
+                        phase=phase,
+                        newest_candle=1_795_000_000_000,
+                        newest_trade=None,
+                        lag_ms=int(lag * 1000),
+                        backfill_progress=1.0,
+                        reconnects=0,
+                        holes=0,
+                    ),
+                    message=message,
+                    status=ProcessStatus.ERROR if phase == "error" else ProcessStatus.RUNNING,
+                )
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+
+
+def get(kube: ControlPlane, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+    """An object as JSON, or None when it does not exist."""
+    result = kube.kubectl(
+        "get", kind, name, "-n", namespace, "-o", "json", "--show-managed-fields", check=False
+    )
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def wait_until(check: Any, *, what: str, operator: OperatorProcess, timeout: float = 60) -> None:
+    """Wait for `check()` to hold, showing the operator's log when it does not."""
+    wait_for(check, timeout=timeout, what=what, details=operator.log_tail)
