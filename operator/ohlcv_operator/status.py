@@ -194,6 +194,12 @@ def transitions(
                 f"{new_targets.get('count')} symbols (was {old_targets.get('count', 0)})",
             )
         )
+    old_desired = _desired(before.get("summary", {}).get("replicas"))
+    new_desired = _desired(after.get("summary", {}).get("replicas"))
+    if old_desired is not None and new_desired is not None and old_desired != new_desired:
+        events.append(
+            ("Normal", "Scaled", f"collectors scaled from {old_desired} to {new_desired}")
+        )
     for kind in ("CollectorsHealthy", "Stalled", "TargetsFound"):
         old, new = find(before.get("conditions"), kind), find(after.get("conditions"), kind)
         if new is None or (old is not None and old.get("status") == new.get("status")):
@@ -204,3 +210,11 @@ def transitions(
         message = new["message"] or f"{kind} is {new['status']}"
         events.append(("Warning" if warning else "Normal", new["reason"], message))
     return events
+
+
+def _desired(replicas: str | None) -> int | None:
+    """The desired count of a `ready/desired` summary string."""
+    if not replicas or "/" not in replicas:
+        return None
+    desired = replicas.split("/", 1)[1]
+    return int(desired) if desired.isdigit() else None

@@ -118,6 +118,11 @@ def test_database_targets_become_a_resource_and_a_deployment_that_follow_changes
         what="scale carried to the Deployment",
         operator=operator,
     )
+    wait_until(
+        lambda: "Scaled" in events(kube, namespace, "binance"),
+        what="a Scaled event",
+        operator=operator,
+    )
     scaled = get(kube, "ohlcv", "binance", namespace)
     assert scaled is not None
     assert scaled["spec"]["replicas"] == 3

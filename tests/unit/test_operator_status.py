@@ -209,3 +209,11 @@ def test_discovery_reports_a_name_taken_by_another_exchange() -> None:
     )
     assert plan.create == ()
     assert plan.conflicts == ("kraken",)
+
+
+def test_a_change_of_desired_replicas_is_an_event() -> None:
+    first = status_of(observe())
+    scaled = status_of(observe(deployment=DeploymentState(3, 2, 2, True)), previous=first)
+    assert ("Normal", "Scaled", "collectors scaled from 2 to 3") in transitions(
+        before=first, after=scaled
+    )
