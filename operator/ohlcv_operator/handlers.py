@@ -16,8 +16,9 @@ from typing import Any
 import kopf
 from aiohttp import web
 
+from ohlcv_collector.observability.http import start_probe_server
+from ohlcv_operator import metrics
 from ohlcv_operator.discovery_loop import discovery_loop
-from ohlcv_operator.http import start_probe_server
 from ohlcv_operator.kube import KubeClient
 from ohlcv_operator.reconcile import Reconciler
 from ohlcv_operator.settings import OperatorSettings
@@ -74,7 +75,9 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         settings.scanning.disabled = True  # the Role grants nothing on CRDs or namespaces
         settings.watching.server_timeout = 300
         state.probes = await start_probe_server(
-            host=state.settings.operator_metrics_host, port=state.settings.operator_metrics_port
+            host=state.settings.operator_metrics_host,
+            port=state.settings.operator_metrics_port,
+            registry=metrics.REGISTRY,
         )
 
     @kopf.on.login(registry=registry)

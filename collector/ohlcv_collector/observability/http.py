@@ -1,4 +1,4 @@
-"""The probe and metrics endpoints: /healthz, /readyz and /metrics.
+"""The probe and metrics endpoints: /healthz, /readyz and /metrics (collector and operator).
 
 /healthz answers as long as the event loop runs, which is what a liveness probe
 should restart on. /readyz names every reason the process is not doing its job
@@ -9,14 +9,14 @@ shows the cause, not just a 503.
 from collections.abc import Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ohlcv_collector.observability.metrics import REGISTRY
 
 NotReadyReasons = Callable[[], list[str]]
 
 
-def build_app(*, not_ready: NotReadyReasons) -> web.Application:
+def build_app(*, not_ready: NotReadyReasons, registry: CollectorRegistry) -> web.Application:
     """The aiohttp application of the probe server."""
 
     async def healthz(_: web.Request) -> web.Response:
@@ -29,7 +29,7 @@ def build_app(*, not_ready: NotReadyReasons) -> web.Application:
         return web.json_response({"status": "ready"})
 
     async def metrics(_: web.Request) -> web.Response:
-        response = web.Response(body=generate_latest(REGISTRY))
+        response = web.Response(body=generate_latest(registry))
         response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
         return response
 
@@ -40,9 +40,15 @@ def build_app(*, not_ready: NotReadyReasons) -> web.Application:
     return app
 
 
-async def start_probe_server(*, host: str, port: int, not_ready: NotReadyReasons) -> web.AppRunner:
+async def start_probe_server(
+    *,
+    host: str,
+    port: int,
+    not_ready: NotReadyReasons = list,
+    registry: CollectorRegistry = REGISTRY,
+) -> web.AppRunner:
     """Serve the probes at `host`:`port` (port 0 picks a free one); returns the runner."""
-    runner = web.AppRunner(build_app(not_ready=not_ready), access_log=None)
+    runner = web.AppRunner(build_app(not_ready=not_ready, registry=registry), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host=host, port=port).start()
     return runner
