@@ -8,9 +8,9 @@ import argparse
 from collections.abc import Sequence
 
 from ohlcv_collector import __version__
-from ohlcv_collector.commands import db, run, targets
+from ohlcv_collector.commands import db, run, status, targets
 
-COMMANDS = (run, db, targets)
+COMMANDS = (run, db, targets, status)
 
 
 def build_parser() -> argparse.ArgumentParser:

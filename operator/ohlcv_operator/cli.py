@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from ohlcv_operator import __version__
 
@@ -48,7 +49,10 @@ def _run(args: argparse.Namespace) -> int:
 
     async def operate() -> None:
         sources = Sources(
-            targets_url=database.targets_url(), user_mail=settings.user_mail, redis_url=redis.url()
+            targets_url=database.targets_url(),
+            user_mail=settings.user_mail,
+            redis_url=redis.url(),
+            stale_after=timedelta(seconds=settings.heartbeat_timeout_seconds),
         )
         state = OperatorState(
             settings=settings, sources=sources, known_exchanges=frozenset(ccxt.exchanges)

@@ -57,6 +57,12 @@ class OperatorSettings(BaseSettings):
         validation_alias="POD_NAME",
         description="this operator's pod, named in the Events it records",
     )
+    heartbeat_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="a collector record whose heartbeat is older is stale (the collectors'"
+        " OHLCV_HEARTBEAT_TIMEOUT_SECONDS)",
+    )
     stale_lag_seconds: int = Field(
         default=300, gt=0, description="a symbol whose data is older than this is unhealthy"
     )

@@ -5,7 +5,7 @@ ProcessCache health reader), so both sides of the system read the same tables an
 keys the same way.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ohlcv_collector.backends.health.reader import HealthReader
 from ohlcv_collector.backends.health.redis import RedisHealth
@@ -21,7 +21,7 @@ def report_of(health: SymbolHealth) -> SymbolReport:
         status=health.status,
         message=health.message,
         stale=health.stale,
-        backfilling=health.message.startswith("backfilling"),
+        backfilling=health.phase == "backfilling",
         lag_seconds=health.lag_seconds,
         newest_candle=_iso(health.newest_candle),
     )
@@ -34,10 +34,12 @@ def _iso(at: datetime | None) -> str | None:
 class Sources:
     """The database and Redis the operator reads, opened once for its lifetime."""
 
-    def __init__(self, *, targets_url: str, user_mail: str, redis_url: str | None) -> None:
+    def __init__(
+        self, *, targets_url: str, user_mail: str, redis_url: str | None, stale_after: timedelta
+    ) -> None:
         self.targets = SqlTargetSource(targets_url, user_mail=user_mail)
         self._redis = RedisHealth.from_url(redis_url) if redis_url else None
-        self._reader = HealthReader(self._redis) if self._redis else None
+        self._reader = HealthReader(self._redis, stale_after=stale_after) if self._redis else None
 
     async def target_symbols(self, *, exchange: str, allowed: tuple[str, ...]) -> list[str]:
         """The exchange's target symbols, narrowed to `allowed` when it is not empty."""

@@ -30,11 +30,16 @@ def test_minutes_between_bars_of_one_connection_are_covered_without_candles() ->
     assert step.covered == TimeRange(10 * M, 14 * M)
 
 
-def test_a_snapshot_of_several_bars_stores_all_but_the_newest() -> None:
+def test_older_bars_of_a_connections_first_batch_are_left_to_the_repair() -> None:
     tracker = CandleStreamTracker()
+    # ccxt hands over bars the previous connection received but nobody read: bar 1 and 2
+    # may hold stale values, only bar 3 surely came over this connection.
     step = tracker.receive([bar(1, "1"), bar(2, "2"), bar(3, "3")])
-    assert step.store == [bar(1, "1"), bar(2, "2")]
-    assert step.covered == TimeRange(1 * M, 3 * M)
+    assert step.store == []
+    assert step.covered is None
+    step = tracker.receive([bar(4, "4")])
+    assert step.store == [bar(3, "3")]
+    assert step.covered == TimeRange(3 * M, 4 * M)
 
 
 def test_an_update_to_a_closed_bar_is_reported_late_for_repair() -> None:
@@ -50,24 +55,41 @@ def test_after_a_reconnect_the_down_time_stays_uncovered() -> None:
     tracker.receive([bar(1, "1"), bar(2, "2")])
     tracker.reset()
     step = tracker.receive([bar(7, "7"), bar(8, "8")])
-    assert step.covered == TimeRange(7 * M, 8 * M)  # minutes 2..6 are left to the REST repair
-    assert step.store == [bar(7, "7")]
+    assert step.covered is None  # minutes 2..7 are left to the REST repair
+    assert step.store == []
+    step = tracker.receive([bar(9, "9")])
+    assert step.covered == TimeRange(8 * M, 9 * M)
+    assert step.store == [bar(8, "8")]
 
 
 def trade(trade_id: int, time: int) -> Trade:
     return Trade("kraken", "BTC/USD", str(trade_id), time, Decimal(1), Decimal(1))
 
 
-def test_trade_coverage_starts_after_the_first_trade_and_lags_the_newest() -> None:
+def test_trade_coverage_starts_after_the_first_batch_and_lags_the_newest() -> None:
     tracker = TradeStreamTracker(reorder_grace_ms=1_000)
     first = tracker.receive([trade(1, 10_000), trade(2, 10_500)])
-    assert first.covered is None  # nothing is 1 s older than the newest trade yet
+    assert first.covered is None  # the first batch proves nothing before its newest trade
+    assert [t.trade_id for t in first.store] == ["1", "2"]
     second = tracker.receive([trade(3, 15_000)])
-    assert second.covered == TimeRange(10_001, 14_000)
+    assert second.covered == TimeRange(10_501, 14_000)
     third = tracker.receive([trade(4, 12_000), trade(5, 20_000)])  # one late, one new
     assert third.covered == TimeRange(14_000, 19_000)
     assert [t.trade_id for t in third.store] == ["4", "5"]
-    assert tracker.connection_coverage == TimeRange(10_001, 19_000)
+    assert tracker.connection_coverage == TimeRange(10_501, 19_000)
+
+
+def test_trades_lost_inside_a_first_batch_joining_two_connections_stay_uncovered() -> None:
+    tracker = TradeStreamTracker(reorder_grace_ms=0)
+    tracker.receive([trade(i, 1_000 + i) for i in range(1, 30)])
+    tracker.reset()  # the connection dropped; 30..32 were sent while it was down
+    # ccxt hands the unread 29..29 of the old connection over with the new one's 33..35
+    first = tracker.receive([trade(29, 1_029), trade(33, 1_033), trade(35, 1_035)])
+    assert first.covered is None
+    assert not first.gap  # the jump is the reconnect, already left to the repair
+    later = tracker.receive([trade(36, 1_036), trade(37, 1_037)])
+    assert later.covered == TimeRange(1_036, 1_037)  # never 1_030..1_032
+    assert tracker.receive([trade(39, 1_039)]).gap  # judged by ids again after it
 
 
 def test_trade_coverage_restarts_on_a_new_connection() -> None:
@@ -76,7 +98,9 @@ def test_trade_coverage_restarts_on_a_new_connection() -> None:
     tracker.reset()
     assert tracker.connection_coverage is None
     step = tracker.receive([trade(3, 9_000), trade(4, 9_500)])
-    assert step.covered == TimeRange(9_001, 9_500)  # 5_000..9_001 is a hole to repair
+    assert step.covered is None  # 5_000..9_501 is a hole to repair
+    step = tracker.receive([trade(5, 9_800)])
+    assert step.covered == TimeRange(9_501, 9_800)
 
 
 def test_a_jump_in_consecutive_trade_ids_is_reported_and_uncovered() -> None:

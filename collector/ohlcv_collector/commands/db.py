@@ -21,7 +21,7 @@ from ohlcv_collector.commands.common import (
 )
 from ohlcv_collector.settings import DatabaseSettings
 
-_STORAGE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
+STORAGE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -64,7 +64,7 @@ async def _init(args: argparse.Namespace) -> int:
             await storage.migrate()
         finally:
             await storage.close()
-    except _STORAGE_ERRORS as error:
+    except STORAGE_ERRORS as error:
         text = str(error) or type(error).__name__
         raise CommandError(f"OHLCV storage {redact_url(storage_url)}: {text}") from error
     print(f"storage: schema is up to date in {redact_url(storage_url)}")

@@ -8,7 +8,7 @@ resource's spec does.
 import argparse
 
 from ohlcv_collector.commands.common import add_targets_url, run, settings, targets_url
-from ohlcv_collector.settings import CollectorSettings, DatabaseSettings
+from ohlcv_collector.settings import CollectorSettings, DatabaseSettings, RedisSettings
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -40,7 +40,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 async def _collect(args: argparse.Namespace) -> int:
     # Imported here: ccxt takes a second to import, and the other commands don't need it.
-    from ohlcv_collector.observability.logs import configure_json_logging
+    from ohlcv_collector.runtime.assembly import configure_logs
     from ohlcv_collector.runtime.process import ProcessConfig, run_collector
     from ohlcv_collector.runtime.symbol import CollectOptions
 
@@ -57,7 +57,8 @@ async def _collect(args: argparse.Namespace) -> int:
             repair_interval_seconds=args.repair_interval,
         ),
         symbols=frozenset(listed) if listed else None,
+        redis_url=settings(RedisSettings).url(),
     )
-    configure_json_logging(level=args.log_level)
+    configure_logs(level=args.log_level)
     await run_collector(config)
     return 0

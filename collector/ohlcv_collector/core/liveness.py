@@ -56,6 +56,7 @@ class SymbolHealth:
     symbol: str
     collector: str
     status: str
+    phase: str
     message: str
     newest_candle: datetime | None
     newest_trade: datetime | None
@@ -146,6 +147,7 @@ def symbols_of(
             symbol=str(params.get("symbol")),
             collector=str(params.get("collector", "")),
             status=str(record.get("status")),
+            phase=str(params.get("phase", "")),
             message=str(record.get("message")),
             newest_candle=parse_time(params.get("newest_candle")),
             newest_trade=parse_time(params.get("newest_trade")),

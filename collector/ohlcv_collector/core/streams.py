@@ -4,6 +4,12 @@ A stream is trusted only for the time its connection was up: these trackers turn
 the updates of one connection into rows to store and the range they make complete.
 After a reconnect they start over, so the time the connection was down stays a hole
 in the coverage, and the runtime repairs it over REST before trusting the stream again.
+
+The first batch after a (re)connect is not proof of anything before its newest row:
+client libraries (ccxt) hand over, with the first rows of the new connection, whatever
+the old one received but was not read yet, and what was lost in between lies inside
+that batch. Its rows are stored (or, for bars, left to the repair), but coverage starts
+at its newest row, which only the new connection can have delivered.
 """
 
 from dataclasses import dataclass, field
@@ -35,8 +41,10 @@ class CandleStreamTracker:
     A bar is closed once an update for a later bar arrives on the same connection; its
     last update then holds the final values (Binance sends the closing update first,
     Kraken updates a bar on each trade). Every update carries the whole bar, so the
-    first bar seen on a connection is complete too. Minutes between two bars of one
-    connection had no trades: they are covered and stay without a candle.
+    newest bar of a connection's first batch is complete too; older bars of that batch
+    may be stale leftovers of the previous connection and are left to the repair.
+    Minutes between two bars of one connection had no trades: they are covered and stay
+    without a candle.
     """
 
     def __init__(self) -> None:
@@ -46,6 +54,9 @@ class CandleStreamTracker:
     def receive(self, updates: list[Candle]) -> StreamStep:
         """Take a batch of updates in arrival order."""
         late: list[Candle] = []
+        if self._covered_until is None and updates:  # a connection's first batch
+            newest_start = max(update.start for update in updates)
+            updates = [update for update in updates if update.start == newest_start]
         for update in updates:
             if self._covered_until is not None and update.start < self._covered_until:
                 late.append(update)  # a closed bar changed after the fact: repair it
@@ -76,10 +87,12 @@ class TradeStreamStep:
 
 
 class TradeStreamTracker:
-    """Coverage of a trade stream: from just after its first trade to just before the newest.
+    """Coverage of a trade stream: from just after the newest trade of the connection's
+    first batch to just before the newest trade.
 
-    Trades at the first trade's millisecond may have been sent before the connection
-    was up, so that millisecond is left to the REST repair, which deduplicates.
+    The first batch may begin with trades the previous connection received (see the
+    module docstring), and trades at its newest millisecond may have been sent before
+    the connection was up, so all of it is left to the REST repair, which deduplicates.
     """
 
     def __init__(self, *, reorder_grace_ms: int = TRADE_REORDER_GRACE_MS) -> None:
@@ -101,12 +114,17 @@ class TradeStreamTracker:
     def _lost_trades(self, trades: list[Trade]) -> bool:
         """True when the ids jump on an exchange whose ids have been consecutive."""
         gap = False
+        # A connection's first batch may join two connections: a jump inside it is the
+        # reconnect, which the coverage already leaves to the repair, not evidence.
+        first_batch = self._last_id is None
         for trade_id in sorted(int(t.trade_id) for t in trades if t.trade_id.isdigit()):
             if self._last_id is not None and trade_id <= self._last_id:
                 continue  # a duplicate or a late trade
             if self._last_id is not None:
                 if trade_id == self._last_id + 1:
                     self._consecutive_steps += 1
+                elif first_batch:
+                    pass
                 elif self._consecutive_steps >= SEQUENCE_EVIDENCE and not self._irregular:
                     gap = True
                 else:
@@ -127,7 +145,7 @@ class TradeStreamTracker:
             self._last_id = max(int(t.trade_id) for t in trades if t.trade_id.isdigit())
             return TradeStreamStep(store=trades, covered=None, gap=True)
         if self._covered_until is None:
-            self._covered_from = self._covered_until = min(t.time for t in trades) + 1
+            self._covered_from = self._covered_until = max(t.time for t in trades) + 1
         newest = max(t.time for t in trades)
         self._newest = newest if self._newest is None else max(self._newest, newest)
         end = self._newest - self._grace

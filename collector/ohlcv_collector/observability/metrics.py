@@ -86,6 +86,12 @@ WRITE_FAILURES = Counter(
     "Batch writes that failed and were retried.",
     registry=REGISTRY,
 )
+SYMBOL_PHASE = Gauge(
+    "ohlcv_collector_symbol_phase",
+    "1 for the phase each symbol is in (error: the logs and health say why), 0 for the others.",
+    (*_SERIES, "phase"),
+    registry=REGISTRY,
+)
 SYMBOLS = Gauge(
     "ohlcv_collector_symbols",
     "Symbols this process collects, by phase.",

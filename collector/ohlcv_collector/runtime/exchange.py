@@ -72,6 +72,7 @@ class ExchangeCollector:
         self._running: dict[str, Running] = {}
         self._listed: dict[str, bool] = {}
         self._markets_age = MARKETS_REFRESH_SECONDS
+        self._reported: set[str] = set()
 
     async def run(self) -> None:
         """Reconcile the running symbols with the targets until cancelled."""
@@ -182,3 +183,20 @@ class ExchangeCollector:
         for phase in Phase:
             count = sum(1 for s in self.statuses.values() if s.phase is phase)
             metrics.SYMBOLS.labels(exchange=self.exchange, phase=phase.value).set(count)
+        for symbol, status in self.statuses.items():
+            for phase in Phase:
+                metrics.SYMBOL_PHASE.labels(
+                    exchange=self.exchange, symbol=symbol, phase=phase.value
+                ).set(1 if status.phase is phase else 0)
+        for symbol in self._reported - set(self.statuses):  # dropped from the targets
+            for gauge in (
+                metrics.LAG_SECONDS,
+                metrics.BACKFILL_PROGRESS,
+                metrics.BACKFILL_ETA_SECONDS,
+            ):
+                with contextlib.suppress(KeyError):
+                    gauge.remove(self.exchange, symbol)
+            for phase in Phase:
+                with contextlib.suppress(KeyError):
+                    metrics.SYMBOL_PHASE.remove(self.exchange, symbol, phase.value)
+        self._reported = set(self.statuses)

@@ -88,6 +88,10 @@ class HoleFiller:
             attempt += 1
             await asyncio.sleep(delay)
 
+    async def exchange_time(self) -> int:
+        """The exchange's clock, asked with the same patient retry as every request."""
+        return await self._request(self._market.exchange_time, what="the exchange's time")
+
     async def fill_candles(self, hole: TimeRange) -> None:
         """Fill a candle hole from the exchange's candles, and from trades where they stop."""
         pager = CandlePager(hole=hole, limit=self._market.capabilities.candle_page_limit)

@@ -10,12 +10,12 @@ import logging
 import signal
 from dataclasses import dataclass
 
-from ohlcv_collector.backends.ccxt.market import CcxtMarket
-from ohlcv_collector.backends.storage import open_storage
-from ohlcv_collector.backends.targets import SqlTargetSource
+from ohlcv_collector.backends.budget import SharedBudget
 from ohlcv_collector.observability import metrics
 from ohlcv_collector.observability.http import start_probe_server
-from ohlcv_collector.runtime.exchange import ExchangeCollector
+from ohlcv_collector.runtime import assembly
+from ohlcv_collector.runtime.exchange import ExchangeCollector, take_all
+from ohlcv_collector.runtime.fleet import Fleet
 from ohlcv_collector.runtime.symbol import CollectOptions
 from ohlcv_collector.runtime.writer import BatchWriter
 from ohlcv_collector.settings import CollectorSettings
@@ -37,6 +37,7 @@ class ProcessConfig:
     collector: CollectorSettings
     options: CollectOptions
     symbols: frozenset[str] | None = None
+    redis_url: str | None = None  # health, the symbol split and the shared request budget
 
 
 async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = None) -> None:
@@ -46,12 +47,29 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     settings = config.collector
-    market = CcxtMarket(
-        exchange_id=config.exchange, options=settings.ccxt_options, urls=settings.ccxt_urls
+    store = assembly.open_health(config.redis_url)
+    fleet = None
+    if store is not None:
+        fleet = Fleet(
+            exchange=config.exchange,
+            instance=settings.instance,
+            store=store,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            member_timeout_seconds=settings.member_timeout_seconds(),
+        )
+        await fleet.start()
+    budget = (
+        SharedBudget.from_url(config.redis_url, exchange=config.exchange)
+        if config.redis_url
+        else None
     )
-    storage = await open_storage(config.storage_url)
+    targets = assembly.open_targets(url=config.targets_url, user_mail=settings.user_mail)
+    market = assembly.open_market(
+        exchange=config.exchange, settings=settings, targets=targets, budget=budget
+    )
+    storage = await assembly.open_storage_for(config.storage_url)
     await storage.migrate()
-    targets = SqlTargetSource(config.targets_url, user_mail=settings.user_mail)
+    assembly.chosen(targets=targets, market=market, storage=storage, health=store)
     writer = BatchWriter(
         storage,
         max_rows=settings.batch_max_rows,
@@ -68,6 +86,7 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
         options=config.options,
         refresh_seconds=settings.targets_refresh_seconds,
         symbols=config.symbols,
+        assignment=fleet.assignment if fleet else take_all,
     )
 
     def not_ready() -> list[str]:
@@ -76,13 +95,17 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
             reasons.append("the targets have not been read from the database yet")
         if writer.stats.consecutive_failures:
             reasons.append(f"storage writes failing ({writer.stats.consecutive_failures} in a row)")
-        return reasons
+        return reasons + (fleet.not_ready() if fleet else [])
 
     probes = await start_probe_server(
         host=settings.http_host, port=settings.http_port, not_ready=not_ready
     )
     collecting = asyncio.create_task(exchange.run(), name=f"collect {config.exchange}")
     sampling = asyncio.create_task(_sample_writer(writer), name="writer metrics")
+    background = [collecting, sampling]
+    if fleet is not None:
+        heartbeats = fleet.run(statuses=exchange.statuses)
+        background.append(asyncio.create_task(heartbeats, name="health heartbeats"))
     log.info("collector started", extra={"exchange": config.exchange})
     try:
         stopping = asyncio.create_task(stop.wait())
@@ -90,21 +113,29 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
         stopping.cancel()
     finally:
         log.info("stopping: flushing buffered rows", extra={"exchange": config.exchange})
-        for task in (collecting, sampling):
+        for task in background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        try:
-            await asyncio.wait_for(writer.close(), SHUTDOWN_SECONDS - 2)
-        except TimeoutError:
-            log.error(
-                "storage did not take the buffered rows in time; their coverage was not"
-                " recorded either, so the next start fetches them again"
-            )
-        for closing in (market.close(), targets.close(), storage.close(), probes.cleanup()):
+        # Others take this replica's symbols over as soon as its records are stopped, so
+        # that runs while the rows are flushed, not after.
+        await asyncio.gather(_flush(writer), fleet.stop() if fleet else asyncio.sleep(0))
+        closings = [market.close(), targets.close(), storage.close(), probes.cleanup()]
+        closings += [c.close() for c in (store, budget) if c is not None]
+        for closing in closings:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(closing, 1.0)
         log.info("collector stopped", extra={"exchange": config.exchange})
+
+
+async def _flush(writer: BatchWriter) -> None:
+    try:
+        await asyncio.wait_for(writer.close(), SHUTDOWN_SECONDS - 2)
+    except TimeoutError:
+        log.error(
+            "storage did not take the buffered rows in time; their coverage was not"
+            " recorded either, so the next start fetches them again"
+        )
 
 
 async def _sample_writer(writer: BatchWriter) -> None:

@@ -73,6 +73,7 @@ class SymbolCollector:
         self._filler = HoleFiller(market=market, sink=sink, on_progress=self._report_progress)
         self._labels = {"exchange": target.exchange, "symbol": target.symbol}
         self._progress_logged_at = 0.0
+        self._clock_offset_ms = 0  # the exchange's clock minus ours, as of the last repair
 
     async def run(self) -> None:
         """Collect until cancelled; a failure here never reaches another symbol."""
@@ -122,7 +123,8 @@ class SymbolCollector:
     async def _repair_pass(self) -> int:
         """Fill every hole of the window; returns the exchange's time at the start."""
         self._repair_now.clear()
-        now = await self._market.exchange_time()
+        now = await self._filler.exchange_time()  # a 5xx here is retried, not an error
+        self._clock_offset_ms = now - int(time.time() * 1000)
         days = self._options.backfill_days or self.target.backtest_days
         # Unless polling, the newest closed minute is left to the stream, which confirms
         # it when the next bar starts.
@@ -138,6 +140,7 @@ class SymbolCollector:
         if self._options.trades:
             await self._repair_trades(end=end)
         self._report_progress()
+        self._report_lag()
         if self._status.phase in (Phase.BACKFILLING, Phase.STARTING, Phase.ERROR):
             self._set_phase(Phase.STREAMING, "polling" if self._polling else "streaming")
         return now
@@ -231,6 +234,12 @@ class SymbolCollector:
     def _streaming(self) -> None:
         if self._status.phase is Phase.RECONNECTING:
             self._set_phase(Phase.STREAMING, "streaming")
+        self._report_lag()
+
+    def _report_lag(self) -> None:
+        lag = self._status.lag_ms(now=int(time.time() * 1000) + self._clock_offset_ms)
+        if lag is not None:
+            metrics.LAG_SECONDS.labels(**self._labels).set(lag / 1000)
 
     def _set_phase(self, phase: Phase, message: str | None = None) -> None:
         if phase is not self._status.phase:

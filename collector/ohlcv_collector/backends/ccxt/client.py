@@ -6,7 +6,7 @@ every REST call of the exchange.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import ccxt
 import ccxt.async_support
@@ -53,11 +53,47 @@ class UnknownExchangeError(ValueError):
     """ccxt has no exchange of that id."""
 
 
-def build_exchange(*, exchange_id: str, options: Mapping[str, Any], urls: Mapping[str, Any]) -> Any:
+class RequestBudget(Protocol):
+    """A request budget shared with other processes (see `backends.budget`)."""
+
+    async def acquire(self, *, cost: float, rate: float, capacity: float) -> None:
+        """Wait until `cost` fits a bucket of `rate` units per second and burst `capacity`."""
+        ...
+
+
+def share_rate_limit(exchange: Any, budget: RequestBudget) -> None:
+    """Make each REST request also reserve its cost from `budget`.
+
+    ccxt awaits `exchange.throttle(cost)` before every REST request, `cost` in units of
+    which it spends 1000 / rateLimit per second; the budget gets the same units at the
+    same rate, so all replicas together keep the pace ccxt keeps for one process.
+    """
+    if not exchange.enableRateLimit or not exchange.rateLimit or exchange.rateLimit <= 0:
+        return
+    local = exchange.throttle
+    bucket = exchange.tokenBucket
+    rate, capacity = 1000 / exchange.rateLimit, float(bucket.get("capacity", 1))
+
+    async def throttle(cost: float | None = None) -> None:
+        await local(cost)
+        spent = float(bucket.get("cost", 1) if cost is None else cost)
+        await budget.acquire(cost=spent, rate=rate, capacity=capacity)
+
+    exchange.throttle = throttle
+
+
+def build_exchange(
+    *,
+    exchange_id: str,
+    options: Mapping[str, Any],
+    urls: Mapping[str, Any],
+    budget: RequestBudget | None = None,
+) -> Any:
     """A ccxt.pro exchange (async_support when ccxt has no WebSocket support for it).
 
     `urls` is merged into `urls['api']`, which is how tests, benchmarks and the demo
-    point the collector at a replay exchange.
+    point the collector at a replay exchange; with a `budget`, REST requests are paced
+    by it as well as by ccxt.
     """
     module = ccxt.pro if exchange_id in ccxt.pro.exchanges else ccxt.async_support
     if exchange_id not in ccxt.async_support.exchanges:
@@ -72,6 +108,8 @@ def build_exchange(*, exchange_id: str, options: Mapping[str, Any], urls: Mappin
     )  # fmt: skip
     exchange = getattr(module, exchange_id)(config)
     exchange.urls["api"] = deep_merge(exchange.urls["api"], urls)
+    if budget is not None:
+        share_rate_limit(exchange, budget)
     return exchange
 
 

@@ -13,13 +13,14 @@ import ccxt
 
 from ohlcv_collector.backends.ccxt.client import (
     TRADES_LIMIT,
+    RequestBudget,
     build_exchange,
     capabilities_of,
     translate,
 )
 from ohlcv_collector.backends.ccxt.convert import candle_of, trade_of
 from ohlcv_collector.models import TIMEFRAME_1M, Candle, Trade
-from ohlcv_collector.ports import MarketInfo, StreamInterruptedError
+from ohlcv_collector.ports import ExchangeUnavailableError, MarketInfo, StreamInterruptedError
 
 log = logging.getLogger("ohlcv_collector.market")
 
@@ -29,9 +30,18 @@ Result = TypeVar("Result")
 class CcxtMarket:
     """The `MarketData` and `MarketStream` ports for one exchange, on one ccxt object."""
 
-    def __init__(self, *, exchange_id: str, options: dict[str, Any], urls: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        exchange_id: str,
+        options: dict[str, Any],
+        urls: dict[str, Any],
+        budget: RequestBudget | None = None,
+    ) -> None:
         self.exchange_id = exchange_id
-        self._exchange = build_exchange(exchange_id=exchange_id, options=options, urls=urls)
+        self._exchange = build_exchange(
+            exchange_id=exchange_id, options=options, urls=urls, budget=budget
+        )
         self.capabilities = capabilities_of(self._exchange)
 
     async def _call(self, request: Callable[[], Awaitable[Result]]) -> Result:
@@ -42,7 +52,13 @@ class CcxtMarket:
 
     async def markets(self) -> dict[str, MarketInfo]:
         """Listed symbols, reloaded from the exchange each time (delistings show up)."""
+        previous = list((self._exchange.markets or {}).values())
         loaded = await self._call(lambda: self._exchange.load_markets(reload=True))
+        if not loaded and previous:
+            # ccxt parses a damaged answer as no markets and forgets the ones it had, after
+            # which every request of every symbol fails as an unknown symbol: restore them.
+            self._exchange.set_markets(previous)
+            raise ExchangeUnavailableError("the exchange listed no markets (a damaged answer)")
         return {
             symbol: MarketInfo(symbol=symbol, active=market.get("active") is not False)
             for symbol, market in loaded.items()
@@ -54,16 +70,30 @@ class CcxtMarket:
             return int(await self._call(self._exchange.fetch_time))
         return int(time.time() * 1000)
 
+    async def _rows(self, request: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
+        """Rows of a REST request, refusing an answer that was not JSON.
+
+        ccxt reads a damaged body (a proxy's HTML error page, a truncated answer) as no
+        rows at all, which would pass for a quiet market and be covered as empty. ccxt
+        records the parsed body just before returning, with no await in between, so it
+        is this request's own.
+        """
+        self._exchange.enableLastJsonResponse = True
+        rows = await self._call(request)
+        if self._exchange.last_json_response is None:
+            raise ExchangeUnavailableError("the exchange's answer was not JSON (damaged body)")
+        return rows
+
     async def fetch_candles(self, *, symbol: str, since: int, limit: int) -> list[Candle]:
         """1m candles from `since`, oldest first, as the exchange answered."""
-        rows = await self._call(
+        rows = await self._rows(
             lambda: self._exchange.fetch_ohlcv(symbol, TIMEFRAME_1M, since, limit)
         )
         return [candle_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
 
     async def fetch_trades(self, *, symbol: str, since: int, limit: int) -> list[Trade]:
         """Trades from `since`, oldest first, as the exchange answered."""
-        rows = await self._call(lambda: self._exchange.fetch_trades(symbol, since, limit))
+        rows = await self._rows(lambda: self._exchange.fetch_trades(symbol, since, limit))
         return [trade_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
 
     def _connections(self) -> frozenset[tuple[int, Any]]:

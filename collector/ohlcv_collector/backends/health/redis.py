@@ -18,6 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from ohlcv_collector.backends.redis_client import open_redis
 from ohlcv_collector.core.health import (
     DATA_TTL_SECONDS,
     PROCESS_TYPE,
@@ -65,12 +66,7 @@ class RedisHealth:
     @classmethod
     def from_url(cls, url: str, *, timeout_seconds: float = 2.0) -> "RedisHealth":
         """A store on `url` whose calls give up after `timeout_seconds`."""
-        client = aioredis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-        )
+        client = open_redis(url, timeout_seconds=timeout_seconds, decode_responses=True)
         return cls(client)
 
     async def register(

@@ -1,0 +1,154 @@
+"""``ohlcv-collector status``: how complete each target's candles are, from the database alone.
+
+For every target symbol (of one exchange, or of all): the newest stored candle, how far
+it trails the clock, the share of the backfill window that is stored completely, and the
+number of holes left in it. Everything comes from the targets and the storage's coverage,
+so it works whether or not a collector is running, and agrees with what they store.
+"""
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.backends.targets import SqlTargetSource, redact_url
+from ohlcv_collector.commands.common import (
+    CommandError,
+    add_targets_url,
+    note,
+    run,
+    settings,
+    targets_url,
+    user_mail,
+)
+from ohlcv_collector.commands.db import STORAGE_ERRORS
+from ohlcv_collector.core.coverage import holes
+from ohlcv_collector.core.progress import progress_of
+from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
+from ohlcv_collector.ports import Storage
+from ohlcv_collector.settings import DatabaseSettings
+
+DAY_MS = 86_400_000
+COLUMNS = ("EXCHANGE", "SYMBOL", "NEWEST-CANDLE", "LAG", "BACKFILL", "HOLES")
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolReport:
+    """One row of the status table."""
+
+    exchange: str
+    symbol: str
+    backtest_days: int
+    newest_candle: str | None  # ISO 8601, UTC
+    newest_candle_ms: int | None
+    lag_seconds: float | None
+    backfill_progress: float
+    holes: int
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Add ``status``."""
+    parser = subparsers.add_parser(
+        "status",
+        help="show how complete each target symbol's candles are",
+        description="Per target symbol: the newest stored candle, its lag behind the clock,"
+        " the share of the backfill window stored completely, and the holes left in it,"
+        " read from the database.",
+    )
+    parser.add_argument("--exchange", help="only this exchange (default: every exchange)")
+    parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    parser.add_argument("--storage-url", metavar="URL", help="the OHLCV database")
+    add_targets_url(parser)
+    parser.set_defaults(handler=lambda args: run(_status(args)))
+
+
+async def _status(args: argparse.Namespace) -> int:
+    source = SqlTargetSource(targets_url(args), user_mail=user_mail())
+    try:
+        if args.exchange is None:
+            targets = await source.all_targets()
+        else:
+            targets = await source.targets(exchange=args.exchange)
+    finally:
+        await source.close()
+    url = str(args.storage_url or settings(DatabaseSettings).storage_url())
+    try:
+        storage = await open_storage(url)
+        try:
+            now = int(time.time() * 1000)
+            reports = [await report(storage, target, now=now) for target in targets]
+        finally:
+            await storage.close()
+    except STORAGE_ERRORS as error:
+        text = str(error) or type(error).__name__
+        raise CommandError(
+            f"OHLCV storage {redact_url(url)}: {text} (run `ohlcv-collector db init`?)"
+        ) from error
+    if args.output == "json":
+        print(json.dumps([asdict(r) for r in reports], indent=2))
+    elif reports:
+        print(table(reports))
+    else:
+        note(f"no targets for {source.user_mail}")
+    return 0
+
+
+async def report(storage: Storage, target: Target, *, now: int) -> SymbolReport:
+    """The status of one target at `now` (epoch ms), as the collector's window sees it."""
+    covered = await storage.coverage(
+        exchange=target.exchange, symbol=target.symbol, kind=SeriesKind.CANDLES
+    )
+    end = floor_minute(now) - MINUTE_MS  # the newest closed minute is the stream's
+    window = TimeRange(end - target.backtest_days * DAY_MS, end)
+    newest = None
+    if covered:  # stored candles lie inside the coverage; minutes without trades have none
+        recent = TimeRange(max(covered[0].start, covered[-1].end - DAY_MS), covered[-1].end)
+        candles = await storage.candles(
+            exchange=target.exchange, symbol=target.symbol, window=recent
+        )
+        newest = candles[-1].start if candles else None
+    return SymbolReport(
+        exchange=target.exchange,
+        symbol=target.symbol,
+        backtest_days=target.backtest_days,
+        newest_candle=None if newest is None else _iso(newest),
+        newest_candle_ms=newest,
+        lag_seconds=None if newest is None else max(0, now - newest - MINUTE_MS) / 1000,
+        backfill_progress=round(progress_of(window=window, covered=covered), 6),
+        holes=len(holes(window=window, covered=covered)),
+    )
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def table(reports: list[SymbolReport]) -> str:
+    """The reports as an aligned text table."""
+    rows = [COLUMNS] + [
+        (
+            r.exchange,
+            r.symbol,
+            r.newest_candle or "-",
+            _duration(r.lag_seconds),
+            f"{r.backfill_progress:.1%}",
+            str(r.holes),
+        )
+        for r in reports
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
+    return "\n".join(
+        "   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

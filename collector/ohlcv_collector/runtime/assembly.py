@@ -1,0 +1,90 @@
+"""Which backend serves each port: the fullon library where it imports, else the built-in.
+
+Each concern is decided on its own (fullon-contract.md lists why the libraries may be
+missing), so a partial fullon installation still uses what it has. Health and the
+shared request budget need Redis (REDIS_HOST); without it a collector runs alone.
+"""
+
+import logging
+
+from ohlcv_collector.backends.budget import SharedBudget
+from ohlcv_collector.backends.ccxt.market import CcxtMarket
+from ohlcv_collector.backends.fullon import available
+from ohlcv_collector.backends.health import RedisHealth
+from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.backends.targets import SqlTargetSource
+from ohlcv_collector.observability.logs import configure_json_logging
+from ohlcv_collector.ports import Storage, TargetSource
+from ohlcv_collector.runtime.fleet import HealthStore
+from ohlcv_collector.runtime.symbol import Market
+from ohlcv_collector.settings import CollectorSettings
+
+log = logging.getLogger("ohlcv_collector.assembly")
+
+
+def configure_logs(*, level: str) -> None:
+    """fullon_log when installed, else JSON lines on stdout."""
+    if available("fullon_log"):
+        from ohlcv_collector.backends.fullon.logs import configure_fullon_logging
+
+        configure_fullon_logging(level=level)
+    else:
+        configure_json_logging(level=level)
+
+
+def open_targets(*, url: str, user_mail: str) -> TargetSource:
+    """fullon_orm's DatabaseContext, else SQL over the fullon_orm tables at `url`."""
+    if available("fullon_orm"):
+        from ohlcv_collector.backends.fullon.targets import FullonTargetSource
+
+        return FullonTargetSource(user_mail=user_mail)
+    return SqlTargetSource(url, user_mail=user_mail)
+
+
+def open_market(
+    *,
+    exchange: str,
+    settings: CollectorSettings,
+    targets: TargetSource,
+    budget: SharedBudget | None,
+) -> Market:
+    """fullon_exchange's handlers (which pace themselves), else ccxt with the shared budget."""
+    if available("fullon_exchange") and available("fullon_orm"):
+        from ohlcv_collector.backends.fullon.market import FullonMarket
+
+        return FullonMarket(exchange_id=exchange, user_mail=settings.user_mail, targets=targets)
+    return CcxtMarket(
+        exchange_id=exchange,
+        options=settings.ccxt_options,
+        urls=settings.ccxt_urls,
+        budget=budget,
+    )
+
+
+async def open_storage_for(url: str) -> Storage:
+    """fullon_ohlcv's repositories (coverage kept at `url`), else the built-in at `url`."""
+    storage = await open_storage(url)
+    if available("fullon_ohlcv"):
+        from ohlcv_collector.backends.fullon.storage import FullonStorage
+
+        return FullonStorage(coverage=storage)
+    return storage
+
+
+def open_health(redis_url: str | None) -> HealthStore | None:
+    """fullon_cache's ProcessCache, else the built-in store; None without Redis."""
+    if redis_url is None:
+        return None
+    if available("fullon_cache"):
+        from ohlcv_collector.backends.fullon.health import FullonHealth
+
+        return FullonHealth()
+    return RedisHealth.from_url(redis_url)
+
+
+def chosen(*, targets: object, market: object, storage: object, health: object) -> None:
+    """Log which backend serves each port, once at start."""
+    log.info(
+        "backends: targets %s, market %s, storage %s, health %s",
+        *(type(b).__name__ for b in (targets, market, storage, health)),
+    )

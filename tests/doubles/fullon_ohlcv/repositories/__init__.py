@@ -1,0 +1,1 @@
+"""Stands in for fullon_ohlcv.repositories (not installable here)."""
