@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+DEMO_SECONDS ?= 60
 
 .PHONY: help test demo venv tools lint format lock clean
 
@@ -16,10 +17,8 @@ help: ## list the targets
 test: venv tools lint ## set everything up, then run the whole suite (real PostgreSQL, Redis, Kubernetes)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-demo: venv ## the main job (its full content comes with the demo issue)
-	@echo "make demo will: start the replay exchange, a PostgreSQL and a Redis on loopback,"
-	@echo "run ohlcv-collector for binance and kraken against it, and show kubectl get ohlcvcollectors."
-	@echo "Not built yet; installed so far: $$($(BIN)/ohlcv-collector --version), $$($(BIN)/ohlcv-operator --version)"
+demo: venv ## the main job: replayed Binance and Kraken collected into SQLite, with live status
+	bash examples/demo.sh $(DEMO_SECONDS)
 
 venv: $(BIN)/.installed ## the virtual environment with the pinned dependencies
 

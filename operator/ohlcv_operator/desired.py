@@ -27,7 +27,8 @@ def _env(*, spec: CollectorSpec, settings: OperatorSettings) -> list[dict[str, A
     defaults: list[dict[str, Any]] = [
         {"name": "ADMIN_MAIL", "value": settings.user_mail},
         {"name": "OHLCV_HTTP_PORT", "value": str(HTTP_PORT)},
-        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        # The replica's name in the fleet's heartbeats: the pod's name.
+        {"name": "OHLCV_INSTANCE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
     ]
     for variable in [*defaults, *settings.collector_env, *spec.env]:
         merged[variable["name"]] = variable

@@ -97,6 +97,8 @@ def test_credentials_come_from_secret_references_only() -> None:
     ]
     names = {variable["name"] for variable in container(manifest)["env"]}
     assert not names & {"DB_PASSWORD", "REDIS_PASSWORD", "DB_HOST"}
+    instance = next(v for v in container(manifest)["env"] if v["name"] == "OHLCV_INSTANCE")
+    assert instance["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
 
 
 def test_pod_is_hardened_for_restricted_pod_security() -> None:
