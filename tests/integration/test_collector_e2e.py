@@ -126,23 +126,28 @@ def test_a_process_killed_mid_backfill_resumes_without_refetching_or_holes(
 def test_live_streams_with_websocket_drops_miss_and_duplicate_nothing(
     database: Database, tmp_path: Path
 ) -> None:
-    """Four minutes of Binance BTC/USDT (about 2000 trades a minute) and Kraken BTC/USDT at
-    15x, every WebSocket closed every 3 s: the stored trades and candles equal the ground
-    truth, each trade once, and the coverage has no hole."""
+    """Four minutes of Binance BTC/USDT (about 2000 trades a minute) at 15x and of Kraken
+    BTC/USDT (a thin recording: 6 minutes at 5x, to keep its busy minutes after start-up), every
+    WebSocket closed every 3 s: the stored trades and candles equal the ground truth, each
+    trade once, and the coverage has no hole."""
     init_db(database)
     for exchange in ("binance", "kraken"):
         add_target(database, exchange, "BTC/USDT", days=1)
     with Lab(tmp_path) as lab:
-        drops = ("--speed", "15", "--ws-close-every", "3")
+        drops = ("--ws-close-every", "3")
         replays = {
-            "binance": lab.replay("binance", *drops),
-            "kraken": lab.replay("kraken", *drops, "--start", KRAKEN_BUSY_MINUTES),
+            "binance": lab.replay("binance", "--speed", "15", *drops),
+            "kraken": lab.replay("kraken", "--speed", "5", *drops, "--start", KRAKEN_BUSY_MINUTES),
         }
         collectors = {name: lab.collector(database, replay) for name, replay in replays.items()}
         began = {name: replay.now_ms() for name, replay in replays.items()}
+        stopped = {}
+        # Each replay is judged at its own end: Binance after 4 minutes, Kraken after 6 so
+        # that its window holds the recording's busy minutes 18:28 and 18:29.
+        minutes = {"binance": 4, "kraken": 6}
         for name, replay in replays.items():
-            replay.wait_exchange_ms(began[name] + 4 * MINUTE_MS, timeout=60)
-        stopped = {name: replay.now_ms() for name, replay in replays.items()}
+            replay.wait_exchange_ms(began[name] + minutes[name] * MINUTE_MS, timeout=120)
+            stopped[name] = replay.now_ms()
         for name, collector in collectors.items():
             reconnects = collector.metric(
                 "ohlcv_collector_stream_reconnects_total",
@@ -161,7 +166,9 @@ def test_live_streams_with_websocket_drops_miss_and_duplicate_nothing(
             streamed = [
                 t for t in database.trades(name, "BTC/USDT") if began[name] <= t.time < window.end
             ]
-            assert len(streamed) >= 20, f"{name}: too few streamed trades to judge"
+            # Kraken's recording is thin (about 4 trades a minute with trades).
+            enough = 20 if name == "binance" else 5
+            assert len(streamed) >= enough, f"{name}: too few streamed trades to judge"
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
