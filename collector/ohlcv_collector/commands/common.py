@@ -15,7 +15,12 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from ohlcv_collector.backends.targets import TargetNotFoundError, TargetsDatabaseError
+from ohlcv_collector.backends.targets import (
+    SqlTargetSource,
+    TargetNotFoundError,
+    TargetsDatabaseError,
+)
+from ohlcv_collector.models import Target
 from ohlcv_collector.settings import CollectorSettings, DatabaseSettings
 
 PROGRAM = "ohlcv-collector"
@@ -91,3 +96,14 @@ def fail(message: str) -> None:
 def note(message: str) -> None:
     """Print a side remark on stderr, keeping stdout for the command's result."""
     print(f"{PROGRAM}: note: {message}", file=sys.stderr)
+
+
+async def read_targets(args: argparse.Namespace) -> list[Target]:
+    """The targets of `--exchange`, or of every exchange, from the `--targets-url` database."""
+    source = SqlTargetSource(targets_url(args), user_mail=user_mail())
+    try:
+        if args.exchange is None:
+            return await source.all_targets()
+        return await source.targets(exchange=args.exchange)
+    finally:
+        await source.close()

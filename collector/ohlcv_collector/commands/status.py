@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from ohlcv_collector.backends.storage import open_storage
-from ohlcv_collector.backends.targets import SqlTargetSource, redact_url
+from ohlcv_collector.backends.targets import redact_url
 from ohlcv_collector.commands.common import (
     CommandError,
     add_targets_url,
     note,
+    read_targets,
     run,
     settings,
-    targets_url,
     user_mail,
 )
 from ohlcv_collector.commands.db import STORAGE_ERRORS
@@ -65,14 +65,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 async def _status(args: argparse.Namespace) -> int:
-    source = SqlTargetSource(targets_url(args), user_mail=user_mail())
-    try:
-        if args.exchange is None:
-            targets = await source.all_targets()
-        else:
-            targets = await source.targets(exchange=args.exchange)
-    finally:
-        await source.close()
+    targets = await read_targets(args)
     url = str(args.storage_url or settings(DatabaseSettings).storage_url())
     try:
         storage = await open_storage(url)
@@ -91,7 +84,7 @@ async def _status(args: argparse.Namespace) -> int:
     elif reports:
         print(table(reports))
     else:
-        note(f"no targets for {source.user_mail}")
+        note(f"no targets for {user_mail()}")
     return 0
 
 

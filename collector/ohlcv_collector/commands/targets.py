@@ -11,7 +11,7 @@ import dataclasses
 import difflib
 import json
 
-from ohlcv_collector.backends.targets import SqlTargetEditor, SqlTargetSource
+from ohlcv_collector.backends.targets import SqlTargetEditor
 from ohlcv_collector.backends.targets.orm_cache import (
     INVALIDATED_PATTERNS,
     OrmCacheError,
@@ -22,6 +22,7 @@ from ohlcv_collector.commands.common import (
     CommandError,
     add_targets_url,
     note,
+    read_targets,
     run,
     settings,
     targets_url,
@@ -117,20 +118,13 @@ async def _remove(args: argparse.Namespace) -> int:
 
 
 async def _list(args: argparse.Namespace) -> int:
-    source = SqlTargetSource(targets_url(args), user_mail=user_mail())
-    try:
-        if args.exchange is None:
-            targets = await source.all_targets()
-        else:
-            targets = await source.targets(exchange=args.exchange)
-    finally:
-        await source.close()
+    targets = await read_targets(args)
     if args.output == "json":
         print(json.dumps([dataclasses.asdict(target) for target in targets], indent=2))
     elif targets:
         print(_table(targets))
     else:
-        note(f"no targets for {source.user_mail}")
+        note(f"no targets for {user_mail()}")
     return 0
 
 
