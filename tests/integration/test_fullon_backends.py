@@ -14,7 +14,7 @@ import logging
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,14 +149,23 @@ async def test_fullon_backends_backfill_and_stream_through_the_doubles(
     health = RedisHealth.from_url(redis_url)
     reader = HealthReader(health, window=timedelta(seconds=30), stale_after=timedelta(seconds=3))
 
+    def newest_stored() -> dict[str, datetime]:
+        return {sym: max(v["candles"]) for (_, _, sym), v in stored.items() if v["candles"]}
+
     async def streaming() -> bool:
+        """Both symbols report streaming and their backfilled candles reached the repository.
+
+        The writer flushes on its own schedule (at most a second later), so the health
+        message can run ahead of the repository by one batch.
+        """
         found = {h.symbol: (h.collector, h.message) for h in await reader.symbol_health("binance")}
-        return found == dict.fromkeys(SYMBOLS, ("f1", "streaming"))
+        return found == dict.fromkeys(SYMBOLS, ("f1", "streaming")) and set(newest_stored()) == set(
+            SYMBOLS
+        )
 
     try:
         await wait_for(streaming, within=40, what="both symbols streaming through fullon")
-        first = {s: max(t for (_, _, sym), v in stored.items() if sym == s for t in v["candles"])
-                 for s in SYMBOLS}  # fmt: skip
+        first = newest_stored()
         await asyncio.sleep(15)  # an exchange minute and a half: streamed candles
         collectors = await reader.live_collectors("binance")
         assert [(c.instance, c.symbols) for c in collectors] == [("f1", 2)]

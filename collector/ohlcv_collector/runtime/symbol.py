@@ -74,6 +74,7 @@ class SymbolCollector:
         self._labels = {"exchange": target.exchange, "symbol": target.symbol}
         self._progress_logged_at = 0.0
         self._clock_offset_ms = 0  # the exchange's clock minus ours, as of the last repair
+        self._streamed_until_ms = 0  # the end of what the streams have proved complete
 
     async def run(self) -> None:
         """Collect until cancelled; a failure here never reaches another symbol."""
@@ -123,7 +124,9 @@ class SymbolCollector:
     async def _repair_pass(self) -> int:
         """Fill every hole of the window; returns the exchange's time at the start."""
         self._repair_now.clear()
-        now = await self._filler.exchange_time()  # a 5xx here is retried, not an error
+        # An exchange whose stream completed the time up to T has a clock at T or later,
+        # whatever the local clock says (fullon_exchange only offers the local clock).
+        now = max(await self._filler.exchange_time(), self._streamed_until_ms)
         self._clock_offset_ms = now - int(time.time() * 1000)
         days = self._options.backfill_days or self.target.backtest_days
         # Unless polling, the newest closed minute is left to the stream, which confirms
@@ -212,6 +215,7 @@ class SymbolCollector:
                 done = whole_minutes(connection)
                 candles = self._assembler.release(done)
                 covered_candles = [] if done.empty else [done]
+        self._streamed_until(step.covered)
         await self._sink.store(
             trades=step.store,
             candles=candles,
@@ -224,10 +228,15 @@ class SymbolCollector:
         step = self._candle_tracker.receive(updates)
         if step.late:
             self._repair_now.set()
+        self._streamed_until(step.covered)
         await self._sink.store(
             candles=step.store, covered_candles=[step.covered] if step.covered else []
         )
         self._streaming()
+
+    def _streamed_until(self, covered: TimeRange | None) -> None:
+        if covered is not None:
+            self._streamed_until_ms = max(self._streamed_until_ms, covered.end)
 
     # -- status -----------------------------------------------------------------------
 
