@@ -18,15 +18,18 @@ cleanup() {
   echo "demo files (database, logs) are in $work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# start_replay <exchange>: a replay exchange on a free port; prints its ccxt URL override.
+# start_replay <exchange> <variable>: a replay exchange on a free port; its ccxt URL
+# override goes into <variable>. It runs in this shell, so cleanup can stop it.
 start_replay() {
   local log="$work/replay-$1.log"
   (cd "$repo" && exec "$bin/python" -m tests.replay_exchange --exchange "$1" --port 0 --speed 10 >"$log" 2>&1) &
   pids+=($!)
   for _ in $(seq 100); do
     if grep -q '"listening"' "$log" 2>/dev/null; then
-      "$bin/python" -c 'import json,sys; print(json.dumps(json.loads(sys.stdin.readline())["ccxt_urls"]))' <"$log"
+      printf -v "$2" '%s' "$("$bin/python" -c 'import json,sys; print(json.dumps(json.loads(sys.stdin.readline())["ccxt_urls"]))' <"$log")"
       return
     fi
     sleep 0.1
@@ -38,8 +41,8 @@ start_replay() {
 
 export DB_SQLITE_PATH="$work/demo.sqlite" OHLCV_HTTP_HOST=127.0.0.1 OHLCV_TARGETS_REFRESH_SECONDS=5
 echo "== replay exchanges (recorded data, 10x speed) and an embedded database in $work"
-binance_urls=$(start_replay binance)
-kraken_urls=$(start_replay kraken)
+start_replay binance binance_urls
+start_replay kraken kraken_urls
 "$bin/ohlcv-collector" db init
 for target in binance:BTC/USDT binance:BTC/USD kraken:BTC/USDT kraken:BTC/USD; do
   "$bin/ohlcv-collector" targets add --exchange "${target%%:*}" --symbol "${target#*:}" --backtest-days 1 2>/dev/null
@@ -47,7 +50,7 @@ done
 "$bin/ohlcv-collector" targets list
 
 echo "== one collector per exchange (JSON logs in $work/collector-*.log)"
-port=18480
+port=${OHLCV_DEMO_PORT:-18480}  # metrics and probes of the first collector; the next gets +1
 for exchange in binance kraken; do
   urls=$binance_urls
   [ "$exchange" = kraken ] && urls=$kraken_urls

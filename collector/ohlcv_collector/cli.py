@@ -26,12 +26,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``ohlcv-collector`` console script; returns the exit code."""
-    parser = build_parser()
+def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Run the command `argv` names (its `handler`), or print the help when it names none.
+
+    Both console scripts dispatch this way.
+    """
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()
         return 0
     exit_code: int = args.handler(args)
     return exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ohlcv-collector`` console script; returns the exit code."""
+    return dispatch(build_parser(), argv)

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
+from ohlcv_collector.cli import dispatch
 from ohlcv_operator import __version__
 
 
@@ -67,10 +68,4 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ohlcv-operator`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "handler"):
-        parser.print_help()
-        return 0
-    code: int = args.handler(args)
-    return code
+    return dispatch(build_parser(), argv)

@@ -193,3 +193,15 @@ def get(kube: ControlPlane, kind: str, name: str, namespace: str) -> dict[str, A
 def wait_until(check: Any, *, what: str, operator: OperatorProcess, timeout: float = 60) -> None:
     """Wait for `check()` to hold, showing the operator's log when it does not."""
     wait_for(check, timeout=timeout, what=what, details=operator.log_tail)
+
+
+def discover_binance(
+    kube: ControlPlane, *, namespace: str, dsn: str, operator: OperatorProcess
+) -> None:
+    """A binance target in the database, and the resource and Deployment discovery makes."""
+    add_target(dsn, exchange="binance", symbol="BTC/USDT")
+    wait_until(
+        lambda: get(kube, "deployment", "binance-collector", namespace) is not None,
+        what="discovery created the resource and its Deployment",
+        operator=operator,
+    )

@@ -16,6 +16,7 @@ from tests.e2e.operator_harness import (
     CRD,
     OperatorProcess,
     add_target,
+    discover_binance,
     get,
     remove_target,
     running_operator,
@@ -76,12 +77,7 @@ def events(kube: ControlPlane, namespace: str, name: str) -> list[str]:
 def test_database_targets_become_a_resource_and_a_deployment_that_follow_changes(
     kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, operator: OperatorProcess
 ) -> None:
-    add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
-    wait_until(
-        lambda: get(kube, "deployment", "binance-collector", namespace) is not None,
-        what="discovery created the resource and its Deployment",
-        operator=operator,
-    )
+    discover_binance(kube, namespace=namespace, dsn=postgres_dsn, operator=operator)
     resource = get(kube, "ohlcvcollector", "binance", namespace)
     assert resource is not None
     assert resource["metadata"]["labels"]["fullon.io/created-by"] == "ohlcv-operator"
@@ -308,12 +304,7 @@ def test_gitops_mode_creates_nothing_and_keeps_the_spec_of_git_resources(
 def test_an_autoscaler_drives_the_collectors_through_the_scale_subresource(
     kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, operator: OperatorProcess
 ) -> None:
-    add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
-    wait_until(
-        lambda: get(kube, "deployment", "binance-collector", namespace) is not None,
-        what="resource and Deployment created",
-        operator=operator,
-    )
+    discover_binance(kube, namespace=namespace, dsn=postgres_dsn, operator=operator)
     hpa = {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",

@@ -93,6 +93,8 @@ async def report(storage: Storage, target: Target, *, now: int) -> SymbolReport:
     covered = await storage.coverage(
         exchange=target.exchange, symbol=target.symbol, kind=SeriesKind.CANDLES
     )
+    if covered:  # the exchange's clock has reached what was collected, whatever ours says
+        now = max(now, covered[-1].end)
     end = floor_minute(now) - MINUTE_MS  # the newest closed minute is the stream's
     window = TimeRange(end - target.backtest_days * DAY_MS, end)
     newest = None

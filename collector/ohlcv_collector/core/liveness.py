@@ -7,7 +7,7 @@ uses the window itself). A crashed process's records turn stale, then leave the 
 a cleanly stopped one's are removed from the active hash, so readers never see them.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,14 +74,34 @@ def _fields(record: Mapping[str, Any], *, kind: str, exchange: str) -> dict[str,
     return dict(params)
 
 
-def _freshness(
-    record: Mapping[str, Any], *, now: datetime, window: timedelta, stale_after: timedelta
-) -> tuple[datetime, bool] | None:
-    updated = parse_time(record.get("updated_at"))
-    if updated is None or updated < now - window:
-        return None
-    heartbeat = parse_time(record.get("heartbeat"))
-    return updated, heartbeat is None or heartbeat < now - stale_after
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """A record that counts for a reader, with its params and whether it is stale."""
+
+    record: Mapping[str, Any]
+    params: dict[str, Any]
+    updated_at: datetime
+    stale: bool
+
+
+def _counted(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    kind: str,
+    exchange: str,
+    now: datetime,
+    window: timedelta,
+    stale_after: timedelta | None,
+) -> Iterator[_Counted]:
+    """The records of `kind` for `exchange` updated within the window, stale or not."""
+    for record in records:
+        params = _fields(record, kind=kind, exchange=exchange)
+        updated = parse_time(record.get("updated_at"))
+        if params is None or updated is None or updated < now - window:
+            continue
+        heartbeat = parse_time(record.get("heartbeat"))
+        stale = heartbeat is None or heartbeat < now - (stale_after or window)
+        yield _Counted(record=record, params=params, updated_at=updated, stale=stale)
 
 
 def collectors_of(
@@ -94,11 +114,12 @@ def collectors_of(
 ) -> list[CollectorRecord]:
     """The collector processes of `exchange` in the window, newest record per instance."""
     found: dict[str, CollectorRecord] = {}
-    for record in records:
-        params = _fields(record, kind=COLLECTOR_TYPE, exchange=exchange)
-        fresh = _freshness(record, now=now, window=window, stale_after=stale_after or window)
-        if params is None or fresh is None:
-            continue
+    counted = _counted(
+        records, kind=COLLECTOR_TYPE, exchange=exchange, now=now, window=window,
+        stale_after=stale_after,
+    )  # fmt: skip
+    for each in counted:
+        params, record = each.params, each.record
         instance = str(params.get("instance", ""))
         candidate = CollectorRecord(
             exchange=exchange,
@@ -107,8 +128,8 @@ def collectors_of(
             status=str(record.get("status")),
             message=str(record.get("message")),
             symbols=int(params.get("symbols") or 0),
-            updated_at=fresh[0],
-            stale=fresh[1],
+            updated_at=each.updated_at,
+            stale=each.stale,
         )
         if instance not in found or found[instance].updated_at < candidate.updated_at:
             found[instance] = candidate
@@ -136,11 +157,12 @@ def symbols_of(
 ) -> list[SymbolHealth]:
     """Per-symbol health of `exchange`; during a handover the fresh, newest record wins."""
     found: dict[str, SymbolHealth] = {}
-    for record in records:
-        params = _fields(record, kind=SYMBOL_TYPE, exchange=exchange)
-        fresh = _freshness(record, now=now, window=window, stale_after=stale_after or window)
-        if params is None or fresh is None:
-            continue
+    counted = _counted(
+        records, kind=SYMBOL_TYPE, exchange=exchange, now=now, window=window,
+        stale_after=stale_after,
+    )  # fmt: skip
+    for each in counted:
+        params, record = each.params, each.record
         lag = params.get("lag_seconds")
         candidate = SymbolHealth(
             exchange=exchange,
@@ -152,8 +174,8 @@ def symbols_of(
             newest_candle=parse_time(params.get("newest_candle")),
             newest_trade=parse_time(params.get("newest_trade")),
             lag_seconds=float(lag) if isinstance(lag, int | float) else None,
-            updated_at=fresh[0],
-            stale=fresh[1],
+            updated_at=each.updated_at,
+            stale=each.stale,
         )
         current = found.get(candidate.symbol)
         if current is None or _preference(current) < _preference(candidate):

@@ -75,6 +75,7 @@ class SymbolCollector:
         self._progress_logged_at = 0.0
         self._clock_offset_ms = 0  # the exchange's clock minus ours, as of the last repair
         self._streamed_until_ms = 0  # the end of what the streams have proved complete
+        self._proving: set[str] = set()  # streams whose connection has proved a range
 
     async def run(self) -> None:
         """Collect until cancelled; a failure here never reaches another symbol."""
@@ -193,6 +194,7 @@ class SymbolCollector:
             attempt += 1
 
     def _reset_stream(self, name: str) -> None:
+        self._proving.discard(name)
         if name == "trades":
             self._trade_tracker = TradeStreamTracker()
             self._assembler = MinuteAssembler()
@@ -215,7 +217,7 @@ class SymbolCollector:
                 done = whole_minutes(connection)
                 candles = self._assembler.release(done)
                 covered_candles = [] if done.empty else [done]
-        self._streamed_until(step.covered)
+        self._proved(step.covered, stream="trades")
         await self._sink.store(
             trades=step.store,
             candles=candles,
@@ -228,15 +230,26 @@ class SymbolCollector:
         step = self._candle_tracker.receive(updates)
         if step.late:
             self._repair_now.set()
-        self._streamed_until(step.covered)
+        self._proved(step.covered, stream="candles")
         await self._sink.store(
             candles=step.store, covered_candles=[step.covered] if step.covered else []
         )
         self._streaming()
 
-    def _streamed_until(self, covered: TimeRange | None) -> None:
-        if covered is not None:
-            self._streamed_until_ms = max(self._streamed_until_ms, covered.end)
+    def _proved(self, covered: TimeRange | None, *, stream: str) -> None:
+        """Note what a stream proved; its connection's first range asks for a repair.
+
+        The time between what was stored before and a connection's first proof is a
+        hole (at start, the newest minutes the backfill left to the stream; after a
+        reconnect, the time offline); repairing at once fills the closed part of it
+        now rather than a whole repair interval later.
+        """
+        if covered is None:
+            return
+        self._streamed_until_ms = max(self._streamed_until_ms, covered.end)
+        if stream not in self._proving:
+            self._proving.add(stream)
+            self._repair_now.set()
 
     # -- status -----------------------------------------------------------------------
 
