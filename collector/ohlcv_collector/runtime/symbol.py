@@ -20,10 +20,8 @@ from typing import Protocol, TypeVar
 from ohlcv_collector.core.aggregation import MinuteAssembler
 from ohlcv_collector.core.backoff import backoff_delay
 from ohlcv_collector.core.coverage import holes, whole_minutes
-from ohlcv_collector.core.progress import EtaEstimator, progress_of
 from ohlcv_collector.core.streams import CandleStreamTracker, TradeStreamTracker
 from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, Target, TimeRange, Trade
-from ohlcv_collector.observability import metrics
 from ohlcv_collector.ports import (
     MarketData,
     MarketStream,
@@ -31,6 +29,7 @@ from ohlcv_collector.ports import (
     SymbolUnavailableError,
 )
 from ohlcv_collector.runtime.filling import HoleFiller
+from ohlcv_collector.runtime.reporting import SymbolReporter
 from ohlcv_collector.runtime.sink import SymbolSink
 from ohlcv_collector.runtime.status import Phase
 
@@ -38,7 +37,6 @@ log = logging.getLogger("ohlcv_collector.symbol")
 
 DAY_MS = 86_400_000
 POLL_GRACE_MS = 2_000  # exchanges publish a closed bar shortly after its minute ends
-PROGRESS_LOG_SECONDS = 10.0
 Row = TypeVar("Row", Candle, Trade)
 
 
@@ -65,15 +63,13 @@ class SymbolCollector:
         self.target = target
         self._market = market
         self._sink = sink
+        self._report = SymbolReporter(status=sink.status)
         self._status = sink.status
         self._options = options
         self._repair_now = asyncio.Event()
-        self._eta = EtaEstimator()
         self._window = TimeRange(0, 0)
         self._filler = HoleFiller(market=market, sink=sink, on_progress=self._report_progress)
-        self._labels = {"exchange": target.exchange, "symbol": target.symbol}
-        self._progress_logged_at = 0.0
-        self._clock_offset_ms = 0  # the exchange's clock minus ours, as of the last repair
+        self._labels = self._report.labels
         self._streamed_until_ms = 0  # the end of what the streams have proved complete
         self._proving: set[str] = set()  # streams whose connection has proved a range
 
@@ -97,6 +93,12 @@ class SymbolCollector:
         caps = self._market.capabilities
         return not (caps.stream_candles or caps.stream_trades)
 
+    @property
+    def _newest_stream(self) -> str:
+        """The stream that completes this symbol's newest minutes."""
+        collects_candles = self._options.candles and self._market.capabilities.stream_candles
+        return "candles" if collects_candles else "trades"
+
     async def _repair_loop(self) -> None:
         attempt = 0
         while True:
@@ -109,14 +111,14 @@ class SymbolCollector:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._repair_now.wait(), wait)
             except SymbolUnavailableError as error:
-                self._fail(f"the exchange does not list {self.target.symbol}: {error}")
+                self._report.fail(f"the exchange does not list {self.target.symbol}: {error}")
                 await asyncio.sleep(
                     backoff_delay(attempt=attempt, base=30, cap=600, random=random.random())
                 )
                 attempt += 1
             except Exception as error:  # a failing symbol must never stop the others
                 log.exception("repair pass failed", extra=self._labels)
-                self._fail(str(error) or type(error).__name__)
+                self._report.fail(str(error) or type(error).__name__)
                 await asyncio.sleep(
                     backoff_delay(attempt=attempt, base=1, cap=60, random=random.random())
                 )
@@ -128,25 +130,28 @@ class SymbolCollector:
         # An exchange whose stream completed the time up to T has a clock at T or later,
         # whatever the local clock says (fullon_exchange only offers the local clock).
         now = max(await self._filler.exchange_time(), self._streamed_until_ms)
-        self._clock_offset_ms = now - int(time.time() * 1000)
+        self._report.clock_offset_ms = now - int(time.time() * 1000)
         days = self._options.backfill_days or self.target.backtest_days
-        # Unless polling, the newest closed minute is left to the stream, which confirms
-        # it when the next bar starts.
-        end = now - now % MINUTE_MS - (0 if self._polling else MINUTE_MS)
+        # The newest closed minute is left to a stream proving its time, which confirms
+        # that bar when the next one starts. Without one (polling, or a stream not yet
+        # proving since its (re)connect) REST takes it, once the exchange has published it.
+        end = now - now % MINUTE_MS
+        if self._newest_stream in self._proving or now % MINUTE_MS < POLL_GRACE_MS:
+            end -= MINUTE_MS
         self._window = TimeRange(min(end, end - days * DAY_MS), end)
         if self._options.candles:
             candle_holes = holes(window=self._window, covered=self._covered(SeriesKind.CANDLES))
             self._status.holes = len(candle_holes)
             if candle_holes:
-                self._set_phase(Phase.BACKFILLING)
+                self._report.phase(Phase.BACKFILLING)
             for hole in candle_holes:
                 await self._filler.fill_candles(hole)
         if self._options.trades:
             await self._repair_trades(end=end)
         self._report_progress()
-        self._report_lag()
+        self._report.lag()
         if self._status.phase in (Phase.BACKFILLING, Phase.STARTING, Phase.ERROR):
-            self._set_phase(Phase.STREAMING, "polling" if self._polling else "streaming")
+            self._report.phase(Phase.STREAMING, "polling" if self._polling else "streaming")
         return now
 
     async def _repair_trades(self, *, end: int) -> None:
@@ -177,16 +182,13 @@ class SymbolCollector:
                     attempt = 0
                     await on_batch(batch)
             except StreamInterruptedError as error:
-                self._status.reconnects += 1
-                metrics.RECONNECTS.labels(**self._labels, stream=name).inc()
-                self._set_phase(Phase.RECONNECTING, f"reconnecting {name} stream: {error}")
-                log.warning("%s stream interrupted: %s", name, error, extra=self._labels)
+                self._report.reconnecting(stream=name, error=error)
             except SymbolUnavailableError as error:
-                self._fail(f"{name} stream: the exchange does not list the symbol: {error}")
+                self._report.fail(f"{name} stream: the exchange does not list the symbol: {error}")
                 attempt = max(attempt, 6)
             except Exception as error:
                 log.exception("%s stream failed", name, extra=self._labels)
-                self._fail(f"{name} stream: {error}")
+                self._report.fail(f"{name} stream: {error}")
             self._repair_now.set()
             await asyncio.sleep(
                 backoff_delay(attempt=attempt, base=0.5, cap=60, random=random.random())
@@ -224,7 +226,7 @@ class SymbolCollector:
             covered_trades=[step.covered] if step.covered else [],
             covered_candles=covered_candles,
         )
-        self._streaming()
+        self._report.streamed()
 
     async def _on_candles(self, updates: list[Candle]) -> None:
         step = self._candle_tracker.receive(updates)
@@ -234,7 +236,7 @@ class SymbolCollector:
         await self._sink.store(
             candles=step.store, covered_candles=[step.covered] if step.covered else []
         )
-        self._streaming()
+        self._report.streamed()
 
     def _proved(self, covered: TimeRange | None, *, stream: str) -> None:
         """Note what a stream proved; its connection's first range asks for a repair.
@@ -251,41 +253,5 @@ class SymbolCollector:
             self._proving.add(stream)
             self._repair_now.set()
 
-    # -- status -----------------------------------------------------------------------
-
-    def _streaming(self) -> None:
-        if self._status.phase is Phase.RECONNECTING:
-            self._set_phase(Phase.STREAMING, "streaming")
-        self._report_lag()
-
-    def _report_lag(self) -> None:
-        lag = self._status.lag_ms(now=int(time.time() * 1000) + self._clock_offset_ms)
-        if lag is not None:
-            metrics.LAG_SECONDS.labels(**self._labels).set(lag / 1000)
-
-    def _set_phase(self, phase: Phase, message: str | None = None) -> None:
-        if phase is not self._status.phase:
-            log.info("%s", message or phase.value, extra={**self._labels, "phase": phase.value})
-        self._status.phase = phase
-        self._status.message = message or phase.value
-
-    def _fail(self, reason: str) -> None:
-        self._status.last_error = reason
-        self._set_phase(Phase.ERROR, f"error: {reason}")
-
     def _report_progress(self) -> None:
-        progress = progress_of(window=self._window, covered=self._covered(SeriesKind.CANDLES))
-        eta = self._eta.estimate(progress=progress, now=time.monotonic())
-        self._status.backfill_progress, self._status.backfill_eta_seconds = progress, eta
-        metrics.BACKFILL_PROGRESS.labels(**self._labels).set(progress)
-        metrics.BACKFILL_ETA_SECONDS.labels(**self._labels).set(-1 if eta is None else eta)
-        now = time.monotonic()
-        if (
-            self._status.phase is Phase.BACKFILLING
-            and now - self._progress_logged_at >= PROGRESS_LOG_SECONDS
-        ):
-            self._progress_logged_at = now
-            log.info(
-                "%s", self._status.describe(),
-                extra={**self._labels, "progress": round(progress, 4), "eta_seconds": eta},
-            )  # fmt: skip
+        self._report.progress(window=self._window, covered=self._covered(SeriesKind.CANDLES))
