@@ -60,13 +60,21 @@ def replay_args(symbols: list[str], *, speed: float, history: str) -> list[str]:
 
 
 async def wait_for(
-    check: Callable[[], Awaitable[bool]], *, within: float, what: str, every: float = 0.25
+    check: Callable[[], Awaitable[bool]],
+    *,
+    within: float,
+    what: str | Callable[[], str],
+    every: float = 0.25,
 ) -> float:
-    """Poll `check` until it holds; returns the seconds it took."""
+    """Poll `check` until it holds; returns the seconds it took.
+
+    `what` may be a function, to describe what was last seen when time runs out.
+    """
     started = time.monotonic()
     while not await check():
         if time.monotonic() - started > within:
-            raise AssertionError(f"not within {within} s: {what}")
+            said = what if isinstance(what, str) else what()
+            raise AssertionError(f"not within {within} s: {said}")
         await asyncio.sleep(every)
     return time.monotonic() - started
 

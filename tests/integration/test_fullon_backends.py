@@ -88,9 +88,10 @@ def ground_truth(replay: ReplayProcess, *, kind: str, symbol: str) -> list[dict[
         return [json.loads(line) for line in answer.read().decode().splitlines() if line]
 
 
-async def complete(replay: ReplayProcess, stored: dict[Any, Any]) -> bool:
-    """Whether the candles the fullon_ohlcv double holds equal the replay's ground truth,
-    from the first stored minute to the newest."""
+def differences(replay: ReplayProcess, stored: dict[Any, Any]) -> list[str]:
+    """How the candles the fullon_ohlcv double holds differ from the replay's ground truth,
+    from the first stored minute to the newest (empty: equal)."""
+    found = []
     for symbol in SYMBOLS:
         candles = stored[(False, "binance", symbol)]["candles"]
         start, end = min(candles), max(candles) + timedelta(minutes=1)
@@ -103,9 +104,12 @@ async def complete(replay: ReplayProcess, stored: dict[Any, Any]) -> bool:
         }
         got = {int(t.timestamp() * 1000): (c.open, c.high, c.low, c.close, c.vol)
                for t, c in candles.items()}  # fmt: skip
-        if got != truth:
-            return False
-    return True
+        for minute in sorted(set(got) | set(truth)):
+            if got.get(minute) != truth.get(minute):
+                found.append(
+                    f"{symbol} {minute}: stored {got.get(minute)}, served {truth.get(minute)}"
+                )
+    return found
 
 
 async def test_fullon_backends_backfill_and_stream_through_the_doubles(
@@ -158,26 +162,41 @@ async def test_fullon_backends_backfill_and_stream_through_the_doubles(
         The writer flushes on its own schedule (at most a second later), so the health
         message can run ahead of the repository by one batch.
         """
-        found = {h.symbol: (h.collector, h.message) for h in await reader.symbol_health("binance")}
-        return found == dict.fromkeys(SYMBOLS, ("f1", "streaming")) and set(newest_stored()) == set(
-            SYMBOLS
+        seen.update(
+            health={
+                h.symbol: (h.collector, h.message) for h in await reader.symbol_health("binance")
+            },
+            stored=newest_stored(),
         )
+        return seen["health"] == dict.fromkeys(SYMBOLS, ("f1", "streaming")) and set(
+            seen["stored"]
+        ) == set(SYMBOLS)
 
+    seen: dict[str, Any] = {}
     try:
-        await wait_for(streaming, within=40, what="both symbols streaming through fullon")
+        await wait_for(
+            streaming, within=40, what=lambda: f"both symbols streaming through fullon: {seen}"
+        )
         first = newest_stored()
         await asyncio.sleep(15)  # an exchange minute and a half: streamed candles
         collectors = await reader.live_collectors("binance")
         assert [(c.instance, c.symbols) for c in collectors] == [("f1", 2)]
         # A minute the stream missed is repaired over REST within the repair interval.
+        unequal: list[str] = []
+
+        async def complete() -> bool:
+            unequal[:] = differences(replay, stored)
+            return not unequal
+
         await wait_for(
-            lambda: complete(replay, stored), within=15, what="candles equal the ground truth"
+            complete, within=15, what=lambda: f"candles equal the ground truth: {unequal}"
         )
     finally:
         stop.set()
         await asyncio.wait_for(running, 20)
-    assert await reader.symbol_health("binance") == []  # stopped records left the active hash
-    await health.close()
+        left_active = await reader.symbol_health("binance")
+        await health.close()
+    assert left_active == []  # stopped records left the active hash
 
     assert {key[1:] for key in stored} == {("binance", s) for s in SYMBOLS}
     assert all(key[0] is False for key in stored)  # test=False, never the test database
