@@ -6,11 +6,11 @@ import pytest
 
 from ohlcv_collector.core.coverage import (
     covered_duration,
+    exchange_clock,
     holes,
     merge,
     minute_window,
     minutes,
-    newest_covered_minute,
 )
 from ohlcv_collector.models import MINUTE_MS, TimeRange
 
@@ -80,9 +80,10 @@ def test_minute_window_excludes_the_minute_in_progress() -> None:
     assert minute_window(start=5 * M, end=5 * M + 30_000) == r(5, 5)  # nothing closed yet
 
 
-def test_newest_covered_minute() -> None:
-    assert newest_covered_minute([]) is None
-    assert newest_covered_minute([r(0, 3), r(7, 9)]) == 8 * M
+def test_exchange_clock_is_never_behind_what_was_covered() -> None:
+    assert exchange_clock(clock=5 * M, covered=[]) == 5 * M
+    assert exchange_clock(clock=5 * M, covered=[r(0, 3), r(7, 9)]) == 9 * M
+    assert exchange_clock(clock=12 * M, covered=[r(0, 3), r(7, 9)]) == 12 * M
 
 
 def test_minutes_lists_whole_minutes_only() -> None:

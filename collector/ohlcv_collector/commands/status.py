@@ -24,7 +24,7 @@ from ohlcv_collector.commands.common import (
     user_mail,
 )
 from ohlcv_collector.commands.db import STORAGE_ERRORS
-from ohlcv_collector.core.coverage import holes
+from ohlcv_collector.core.coverage import exchange_clock, holes
 from ohlcv_collector.core.progress import progress_of
 from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
 from ohlcv_collector.ports import Storage
@@ -93,8 +93,7 @@ async def report(storage: Storage, target: Target, *, now: int) -> SymbolReport:
     covered = await storage.coverage(
         exchange=target.exchange, symbol=target.symbol, kind=SeriesKind.CANDLES
     )
-    if covered:  # the exchange's clock has reached what was collected, whatever ours says
-        now = max(now, covered[-1].end)
+    now = exchange_clock(clock=now, covered=covered)
     end = floor_minute(now) - MINUTE_MS  # the newest closed minute is the stream's
     window = TimeRange(end - target.backtest_days * DAY_MS, end)
     newest = None

@@ -51,10 +51,14 @@ def minute_window(*, start: int, end: int) -> TimeRange:
     return TimeRange(floor_minute(start), max(floor_minute(start), floor_minute(end)))
 
 
-def newest_covered_minute(covered: Iterable[TimeRange]) -> int | None:
-    """Start of the newest covered minute, or None when nothing is covered."""
-    merged = merge(covered)
-    return floor_minute(merged[-1].end - 1) if merged else None
+def exchange_clock(*, clock: int, covered: Iterable[TimeRange]) -> int:
+    """The exchange's time: `clock`, or later when the exchange already served data past it.
+
+    Coverage never runs ahead of the exchange (REST serves up to its clock, streams up to
+    their newest row), so a clock behind it is the local clock running late; the
+    fullon_exchange backend and `status` have only the local clock.
+    """
+    return max(clock, max((r.end for r in covered), default=clock))
 
 
 def whole_minutes(window: TimeRange) -> TimeRange:

@@ -19,7 +19,7 @@ from typing import Protocol, TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
 from ohlcv_collector.core.backoff import backoff_delay
-from ohlcv_collector.core.coverage import holes, whole_minutes
+from ohlcv_collector.core.coverage import exchange_clock, holes, whole_minutes
 from ohlcv_collector.core.streams import CandleStreamTracker, TradeStreamTracker
 from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, Target, TimeRange, Trade
 from ohlcv_collector.ports import (
@@ -64,13 +64,11 @@ class SymbolCollector:
         self._market = market
         self._sink = sink
         self._report = SymbolReporter(status=sink.status)
-        self._status = sink.status
         self._options = options
         self._repair_now = asyncio.Event()
         self._window = TimeRange(0, 0)
         self._filler = HoleFiller(market=market, sink=sink, on_progress=self._report_progress)
         self._labels = self._report.labels
-        self._streamed_until_ms = 0  # the end of what the streams have proved complete
         self._proving: set[str] = set()  # streams whose connection has proved a range
 
     async def run(self) -> None:
@@ -127,9 +125,10 @@ class SymbolCollector:
     async def _repair_pass(self) -> int:
         """Fill every hole of the window; returns the exchange's time at the start."""
         self._repair_now.clear()
-        # An exchange whose stream completed the time up to T has a clock at T or later,
-        # whatever the local clock says (fullon_exchange only offers the local clock).
-        now = max(await self._filler.exchange_time(), self._streamed_until_ms)
+        now = exchange_clock(
+            clock=await self._filler.exchange_time(),  # a 5xx here is retried, not an error
+            covered=[part for parts in self._sink.coverage.values() for part in parts],
+        )
         self._report.clock_offset_ms = now - int(time.time() * 1000)
         days = self._options.backfill_days or self.target.backtest_days
         # The newest closed minute is left to a stream proving its time, which confirms
@@ -141,7 +140,7 @@ class SymbolCollector:
         self._window = TimeRange(min(end, end - days * DAY_MS), end)
         if self._options.candles:
             candle_holes = holes(window=self._window, covered=self._covered(SeriesKind.CANDLES))
-            self._status.holes = len(candle_holes)
+            self._report.status.holes = len(candle_holes)
             if candle_holes:
                 self._report.phase(Phase.BACKFILLING)
             for hole in candle_holes:
@@ -150,7 +149,7 @@ class SymbolCollector:
             await self._repair_trades(end=end)
         self._report_progress()
         self._report.lag()
-        if self._status.phase in (Phase.BACKFILLING, Phase.STARTING, Phase.ERROR):
+        if self._report.status.phase in (Phase.BACKFILLING, Phase.STARTING, Phase.ERROR):
             self._report.phase(Phase.STREAMING, "polling" if self._polling else "streaming")
         return now
 
@@ -239,7 +238,7 @@ class SymbolCollector:
         self._report.streamed()
 
     def _proved(self, covered: TimeRange | None, *, stream: str) -> None:
-        """Note what a stream proved; its connection's first range asks for a repair.
+        """A stream connection's first proven range asks for a repair.
 
         The time between what was stored before and a connection's first proof is a
         hole (at start, the newest minutes the backfill left to the stream; after a
@@ -248,7 +247,6 @@ class SymbolCollector:
         """
         if covered is None:
             return
-        self._streamed_until_ms = max(self._streamed_until_ms, covered.end)
         if stream not in self._proving:
             self._proving.add(stream)
             self._repair_now.set()
