@@ -7,18 +7,33 @@ is interrupted (Ctrl-C, `timeout`), every process it started must be gone afterw
 import os
 import re
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
-from tests.harness.tools import REPO_ROOT, free_port, wait_for
+from tests.harness.tools import REPO_ROOT, wait_for
 
 SCRIPT = REPO_ROOT / "examples" / "demo.sh"
 ROW = re.compile(r"^(binance|kraken)\s+(BTC/\S+)\s+(\S+)\s+(\S+)\s+([\d.]+)%\s+(\d+)$")
 
 
+def free_port_pair() -> int:
+    """A port that is free with the next one, below Linux's ephemeral range (32768 and up),
+    where the demo's replay exchanges, bound to port 0, cannot take the second one."""
+    for port in range(20_000 + os.getpid() % 5_000 * 2, 32_000, 2):
+        with socket.socket() as first, socket.socket() as second:
+            try:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two free ports in a row below the ephemeral range")
+
+
 def start_demo(seconds: int, tmp_path: Path) -> subprocess.Popen[str]:
     """The demo in a session of its own, so that whatever it leaves running can be found."""
-    env = {**os.environ, "OHLCV_DEMO_PORT": str(free_port()), "TMPDIR": str(tmp_path)}
+    env = {**os.environ, "OHLCV_DEMO_PORT": str(free_port_pair()), "TMPDIR": str(tmp_path)}
     return subprocess.Popen(
         ["bash", str(SCRIPT), str(seconds)],
         cwd=REPO_ROOT,
