@@ -7,18 +7,21 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-DEMO_SECONDS ?= 60
+DEMO_SECONDS ?=
 
-.PHONY: help test demo venv tools lint format lock clean
+.PHONY: help test demo demo-embedded venv tools image lint format lock clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-test: venv tools lint ## set everything up, then run the whole suite (real PostgreSQL, Redis, Kubernetes)
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: venv tools image lint ## set everything up, then run the whole suite (real PostgreSQL, Redis, Kubernetes node)
+	$(BIN)/python -m tests.harness.netns -- $(BIN)/pytest $(PYTEST_ARGS)
 
-demo: venv ## the main job: replayed Binance and Kraken collected into SQLite, with live status
-	bash examples/demo.sh $(DEMO_SECONDS)
+demo: venv tools image ## the main job on a real single-node cluster: helm install, collectors as Pods, live status (Ctrl-C stops it)
+	OHLCV_NETNS_NAME=ohlcv-demo $(BIN)/python -m tests.harness.netns -- $(BIN)/python -m examples.demo $(DEMO_SECONDS)
+
+demo-embedded: venv ## one collector process per exchange on SQLite, no Kubernetes
+	bash examples/embedded-demo.sh $(or $(DEMO_SECONDS),60)
 
 venv: $(BIN)/.installed ## the virtual environment with the pinned dependencies
 
@@ -33,8 +36,11 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-tools: venv ## PostgreSQL, Redis, etcd, kube-apiserver, kube-controller-manager, kubectl, helm
+tools: venv ## PostgreSQL, Redis, containerd, runc, CNI, buildah; etcd and Kubernetes (apiserver to kubelet), helm
 	bash tests/toolchain/install.sh $(BIN)
+
+image: venv ## the container image, built from the Dockerfile with buildah into an OCI archive (cached)
+	bash tests/toolchain/image.sh $(BIN)
 
 lint: venv ## ruff and mypy, as CI runs them
 	$(BIN)/ruff check .
@@ -49,7 +55,9 @@ lock: ## re-resolve the pinned dependencies into constraints.txt
 	rm -rf .cache/lock && $(PYTHON) -m venv .cache/lock
 	.cache/lock/bin/python -m pip install -q --disable-pip-version-check '.[dev]'
 	{ echo "# Every package the project installs, resolved together; regenerate with make lock."; \
-	  .cache/lock/bin/python -m pip freeze --exclude fullon-ohlcv-operator; } > constraints.txt
+	  .cache/lock/bin/python -m pip freeze --exclude fullon-ohlcv-operator; \
+	  echo "# aiohttp and redis need it only before Python 3.11.3 (Debian bookworm's 3.11.2: the image built here)."; \
+	  echo 'async-timeout==5.0.1 ; python_full_version < "3.11.3"'; } > constraints.txt
 	rm -rf .cache/lock
 
 clean: ## remove the virtual environment and caches in the checkout (not the toolchain cache)

@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.harness.services",
     "tests.harness.kubernetes",
+    "tests.harness.cluster",
     "tests.replay_exchange.fixtures",
 ]

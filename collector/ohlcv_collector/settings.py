@@ -93,6 +93,11 @@ class CollectorSettings(BaseSettings):
         default_factory=dict,
         description="JSON merged into the ccxt exchange's urls['api'] (e.g. a replay exchange)",
     )
+    ccxt_urls_by_exchange: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per exchange id, JSON merged into its urls['api']; wins over ccxt_urls "
+        "(one setting for every collector Deployment, e.g. the chart's collector.env)",
+    )
     ccxt_options: dict[str, Any] = Field(
         default_factory=dict, description="JSON merged into the ccxt exchange's constructor config"
     )
@@ -100,6 +105,9 @@ class CollectorSettings(BaseSettings):
         default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}",
         min_length=1,
         description="this process's name among its exchange's replicas (the pod name)",
+    )
+    repair_interval_seconds: float = Field(
+        default=60.0, gt=0, description="seconds between hole checks (run --repair-interval wins)"
     )
     heartbeat_seconds: float = Field(
         default=10.0, gt=0, le=15, description="how often health records are rewritten"

@@ -1,10 +1,11 @@
 """The kopf wiring: which events trigger a reconcile, and the operator's lifetime.
 
-Handlers are thin and return None. Only event and timer handlers are used, so kopf
-keeps no progress annotations or finalizers on the resources: GitOps tools see only
-what their authors and the status writer put there. Deployments carry the resource
-as their controller owner, so deleting a resource garbage-collects its collectors
-without a finalizer.
+Handlers are thin and return None. Only event handlers are used (the periodic resync is
+a loop of the operator's own, resync_loop.py), so kopf keeps no progress annotations or
+finalizers on the resources: GitOps tools see only what their authors and the status
+writer put there, and deleting a resource never waits for a running operator.
+Deployments carry the resource as their controller owner, so deleting a resource
+garbage-collects its collectors.
 """
 
 import asyncio
@@ -20,7 +21,9 @@ from ohlcv_collector.observability.http import start_probe_server
 from ohlcv_operator import metrics
 from ohlcv_operator.discovery_loop import discovery_loop
 from ohlcv_operator.kube import KubeClient
+from ohlcv_operator.login import load_connection
 from ohlcv_operator.reconcile import Reconciler
+from ohlcv_operator.resync_loop import resync_loop
 from ohlcv_operator.settings import OperatorSettings
 from ohlcv_operator.sources import Sources
 from ohlcv_operator.spec import GROUP, KIND, PLURAL, VERSION
@@ -41,7 +44,14 @@ class OperatorState:
     probes: web.AppRunner | None = None
 
     async def connect(self, info: kopf.ConnectionInfo) -> None:
-        """(Re)build the API client with fresh credentials; start discovery once."""
+        """(Re)build the API client with fresh credentials; restart discovery and resync.
+
+        kopf logs in again when the API answers 401 (a rotated ServiceAccount token): the
+        old client is closed, so a loop still holding it would fail forever.
+        """
+        for task in self.tasks:
+            task.cancel()
+        self.tasks.clear()
         if self.kube is not None:
             await self.kube.close()
         self.kube = KubeClient(info)
@@ -51,13 +61,16 @@ class OperatorState:
             settings=self.settings,
             known_exchanges=self.known_exchanges,
         )
-        if not self.tasks:
-            self.tasks.append(
-                asyncio.create_task(
-                    discovery_loop(kube=self.kube, sources=self.sources, settings=self.settings),
-                    name="discovery",
-                )
-            )
+        self.tasks += [
+            asyncio.create_task(
+                discovery_loop(kube=self.kube, sources=self.sources, settings=self.settings),
+                name="discovery",
+            ),
+            asyncio.create_task(
+                resync_loop(kube=self.kube, reconcile=self.reconcile, settings=self.settings),
+                name="resync",
+            ),
+        ]
 
     async def reconcile(self, name: str) -> None:
         """Reconcile a resource once the operator is logged in."""
@@ -82,9 +95,7 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
 
     @kopf.on.login(registry=registry)
     async def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
-        info = kopf.login_with_service_account(settings=settings) or kopf.login_with_kubeconfig(
-            settings=settings
-        )
+        info = load_connection(settings=settings)  # files re-read: tokens rotate
         if info is not None:
             await state.connect(info)
         return info
@@ -93,10 +104,6 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
     async def resource_changed(type: str, name: str, **_: Any) -> None:
         if type != "DELETED":
             await state.reconcile(name)
-
-    @kopf.timer(GROUP, VERSION, PLURAL, interval=state.settings.resync_seconds, registry=registry)
-    async def resync(name: str, **_: Any) -> None:
-        await state.reconcile(name)
 
     @kopf.on.event(
         "apps",

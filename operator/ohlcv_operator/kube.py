@@ -87,6 +87,13 @@ class KubeClient:
         _, listed = await self._request("GET", self._collectors(namespace))
         return list((listed or {}).get("items", []))
 
+    async def list_pods(self, *, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The Pods matching a label selector (read-only: the reasons they fail)."""
+        _, listed = await self._request(
+            "GET", f"/api/v1/namespaces/{namespace}/pods", params={"labelSelector": selector}
+        )
+        return list((listed or {}).get("items", []))
+
     async def collector(self, *, namespace: str, name: str) -> dict[str, Any] | None:
         """One OhlcvCollector, or None when it does not exist (any more)."""
         _, found = await self._request("GET", f"{self._collectors(namespace)}/{quote(name)}")
@@ -98,6 +105,18 @@ class KubeClient:
             "PATCH",
             f"{self._collectors(namespace)}/{quote(name)}/status",
             body=[{"op": "add", "path": "/status", "value": status}],
+            content_type="application/json-patch+json",
+        )
+
+    async def remove_finalizer(
+        self, *, namespace: str, name: str, index: int, finalizer: str
+    ) -> None:
+        """Remove one finalizer by position (the test op makes a concurrent change fail)."""
+        path = f"/metadata/finalizers/{index}"
+        await self._request(
+            "PATCH",
+            f"{self._collectors(namespace)}/{quote(name)}",
+            body=[{"op": "test", "path": path, "value": finalizer}, {"op": "remove", "path": path}],
             content_type="application/json-patch+json",
         )
 

@@ -16,9 +16,17 @@ from typing import Any
 from ohlcv_operator import metrics
 from ohlcv_operator.desired import desired_deployment
 from ohlcv_operator.kube import KubeClient, KubeError
+from ohlcv_operator.pods import pod_failures
 from ohlcv_operator.settings import OperatorSettings
 from ohlcv_operator.sources import Sources
-from ohlcv_operator.spec import API_VERSION, KIND, CollectorSpec, SpecError, parse_spec
+from ohlcv_operator.spec import (
+    API_VERSION,
+    KIND,
+    CollectorSpec,
+    SpecError,
+    parse_spec,
+    selector_string,
+)
 from ohlcv_operator.status import DeploymentState, Observation, compute_status, transitions
 
 log = logging.getLogger("ohlcv_operator.reconcile")
@@ -128,6 +136,10 @@ class Reconciler:
         try:
             applied, created = await self._kube.apply(manifest)
             fields["deployment"] = deployment_state(applied)
+            pods = await self._kube.list_pods(
+                namespace=metadata["namespace"], selector=selector_string(name)
+            )
+            fields["pod_failures"] = tuple(pod_failures(pods))
         except KubeError as error:
             fields["deployment_error"] = f"applying the collector Deployment failed: {error}"
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ohlcv_operator.conditions import FALSE, TRUE, UNKNOWN, Condition, find, settle
 from ohlcv_operator.health import HealthSnapshot, HealthSummary, Verdict, summarize
+from ohlcv_operator.pods import PodFailure
 from ohlcv_operator.spec import CollectorSpec, selector_string
 
 
@@ -38,6 +39,7 @@ class Observation:
     deployment_error: str | None = None
     health: HealthSnapshot | None = None
     health_error: str | None = None
+    pod_failures: tuple[PodFailure, ...] = ()
 
 
 def targets_hash(symbols: list[str]) -> str:
@@ -58,11 +60,14 @@ def format_lag(seconds: int | None) -> str:
 def _conditions(seen: Observation, health: HealthSummary | None) -> list[Condition]:
     paused = bool(seen.spec and seen.spec.paused)
     problem = seen.spec_error or seen.deployment_error
-    stalled = (
-        Condition("Stalled", TRUE, "InvalidSpec" if seen.spec_error else "ApplyFailed", problem)
-        if problem
-        else Condition("Stalled", FALSE, "NoErrors", "")
-    )
+    if problem:
+        reason = "InvalidSpec" if seen.spec_error else "ApplyFailed"
+        stalled = Condition("Stalled", TRUE, reason, problem)
+    elif seen.pod_failures:
+        failures = "; ".join(f.describe() for f in seen.pod_failures[:3])
+        stalled = Condition("Stalled", TRUE, seen.pod_failures[0].reason, failures)
+    else:
+        stalled = Condition("Stalled", FALSE, "NoErrors", "")
     if seen.targets is None:
         targets = Condition(
             "TargetsFound", UNKNOWN, "DatabaseUnavailable", seen.targets_error or ""

@@ -498,14 +498,17 @@ def test_operator_service_account_has_least_privilege(kube: ControlPlane, namesp
         *((verb, "deployments.apps") for verb in ("get", "list", "watch", "create", "patch")),
         ("create", "events"),
         ("patch", "events.events.k8s.io"),
+        ("get", "pods"),  # read-only: why collector Pods fail
+        ("list", "pods"),
     ]
     denied = [
         ("delete", "ohlcvcollectors.fullon.io"),  # pruning is off
         ("delete", "deployments.apps"),
         ("update", "deployments.apps"),
         ("get", "secrets"),
-        ("list", "pods"),
+        ("watch", "pods"),
         ("create", "pods"),
+        ("delete", "pods"),
         ("list", "configmaps"),
         ("create", "leases.coordination.k8s.io"),
         ("create", "roles.rbac.authorization.k8s.io"),

@@ -376,7 +376,7 @@ def test_the_operator_does_its_whole_job_as_the_charts_service_account(
         refused = re.compile(r"\b403\b|forbidden", re.IGNORECASE)
         forbidden = [line for line in operator.log.read_text().splitlines() if refused.search(line)]
         assert forbidden == []
-    for verb, resource in (("get", "secrets"), ("list", "pods"), ("delete", "deployments")):
+    for verb, resource in (("get", "secrets"), ("create", "pods"), ("delete", "deployments")):
         answer = kube.kubectl(
             "auth", "can-i", verb, resource, "-n", namespace, kubeconfig=token, check=False
         ).stdout.strip()

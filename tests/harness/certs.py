@@ -88,8 +88,9 @@ class CertificateAuthority:
         common_name: str,
         organization: str | None = None,
         server: bool = False,
+        addresses: tuple[str, ...] = (),
     ) -> KeyPair:
-        """Issue a client certificate, or a serving one for 127.0.0.1 and localhost."""
+        """Issue a client certificate, or a serving one for 127.0.0.1, localhost and `addresses`."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
@@ -110,6 +111,7 @@ class CertificateAuthority:
                         x509.DNSName("localhost"),
                         x509.DNSName("kubernetes.default.svc"),
                         x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
+                        *(x509.IPAddress(ipaddress.ip_address(a)) for a in addresses),
                     ]
                 ),
                 critical=False,

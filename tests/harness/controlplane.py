@@ -2,7 +2,9 @@
 
 Like controller-runtime's envtest, but with the controller manager too, so that
 Deployments get ReplicaSets and Pods and ownerReference garbage collection runs. No
-scheduler and no kubelet: Pods stay Pending, which is all an operator's tests need.
+scheduler and no kubelet: Pods stay Pending, which is all most operator tests need; the
+tests that run Pods add a real node (tests/harness/node.py) to a control plane that
+listens on the node's address, which Pods can reach.
 RBAC authorization is on, so ServiceAccount tokens minted here are held to their Roles
 exactly as the operator's would be in a cluster.
 """
@@ -40,10 +42,12 @@ def _run(
 
 
 class ControlPlane:
-    """One throwaway control plane in `directory`, listening on free loopback ports."""
+    """One throwaway control plane in `directory`, its API server on a free port of `host`."""
 
-    def __init__(self, *, directory: Path) -> None:
+    def __init__(self, *, directory: Path, host: str = "127.0.0.1") -> None:
         self.directory = directory
+        self.host = host
+        self.port = 0
         self.server = ""
         self.admin_kubeconfig = directory / "admin.kubeconfig"
         self._processes: list[ServerProcess] = []
@@ -97,9 +101,11 @@ class ControlPlane:
         return client_url
 
     def _start_apiserver(self, *, etcd_url: str) -> None:
-        port = free_port()
-        self.server = f"https://127.0.0.1:{port}"
-        serving = self._ca.issue(name="apiserver", common_name="kube-apiserver", server=True)
+        self.port = port = free_port()
+        self.server = f"https://{self.host}:{port}"
+        serving = self._ca.issue(
+            name="apiserver", common_name="kube-apiserver", server=True, addresses=(self.host,)
+        )
         self._service_account = self._ca.service_account_signing_key()
         apiserver = ServerProcess(
             name="kube-apiserver",
@@ -107,9 +113,10 @@ class ControlPlane:
             argv=[
                 str(tool("kube-apiserver")),
                 f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.host}",
+                f"--advertise-address={self.host}",
                 f"--secure-port={port}",
+                "--kubelet-preferred-address-types=InternalIP",
                 f"--cert-dir={self.directory / 'apiserver-certs'}",
                 f"--tls-cert-file={serving.cert}",
                 f"--tls-private-key-file={serving.key}",

@@ -6,6 +6,10 @@ refuses to run as root, which is what CI runs as; here the server drops to the
 `postgres` system user that the Debian package creates. TimescaleDB is loaded when
 its library is installed next to the server, otherwise the server is plain
 PostgreSQL; `PostgresServer.timescaledb` says which, so tests exercise both paths.
+
+Inside the test run's network namespace (tests/harness/netns.py) the server also listens
+on the node's address and trusts the Pod network, so collector Pods on the real node
+(tests/harness/node.py) use the same server as the tests that read their rows.
 """
 
 import asyncio
@@ -24,13 +28,17 @@ from pytest_redis import factories
 
 from tests.harness.tools import VENV_BIN, ServerProcess, free_port, tool
 
+POD_SUBNET = "10.88.0.0/16"  # the test node's Pod network (tests/harness/node.py)
+
 _SYSTEM_USER = "postgres"
 
 
 class PostgresServer:
     """A PostgreSQL server in a throwaway directory, trusting local connections."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, addresses: tuple[str, ...] = (), trusted: tuple[str, ...] = ()) -> None:
+        self.addresses = ("127.0.0.1", *addresses)
+        self._trusted = trusted
         # Not under pytest's tmp_path: that is private to root, and the server may run as
         # the postgres user.
         self.directory = Path(tempfile.mkdtemp(prefix="ohlcv-postgres-"))
@@ -58,9 +66,11 @@ class PostgresServer:
         )  # fmt: skip
         if initdb.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{initdb.stderr}{initdb.stdout}")
+        with (data / "pg_hba.conf").open("a") as hba:
+            hba.writelines(f"host all all {network} trust\n" for network in self._trusted)
         settings = ["fsync=off", "synchronous_commit=off", "full_page_writes=off",
-                    "listen_addresses=127.0.0.1", f"unix_socket_directories={self.directory}",
-                    "max_connections=200"]  # fmt: skip
+                    f"listen_addresses={','.join(self.addresses)}",
+                    f"unix_socket_directories={self.directory}", "max_connections=200"]  # fmt: skip
         if self.timescaledb:
             settings += ["shared_preload_libraries=timescaledb", "timescaledb.telemetry_level=off"]
         argv = [str(tool("postgres")), "-D", str(data), "-p", str(self.port)]
@@ -111,10 +121,20 @@ class PostgresServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def node_address() -> str | None:
+    """The node's address when the run is inside its network namespace (netns.py sets it)."""
+    return os.environ.get("OHLCV_NODE_IP") or None
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """The session's PostgreSQL server."""
-    server = PostgresServer()
+    """The session's PostgreSQL server (also on the node's address, for Pods, when there is one)."""
+    node = node_address()
+    server = (
+        PostgresServer(addresses=(node,), trusted=(f"{node}/32", POD_SUBNET))
+        if node
+        else PostgresServer()
+    )
     server.start()
     yield server
     server.stop()

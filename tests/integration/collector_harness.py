@@ -228,7 +228,7 @@ class Replay:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.process.port}"
+        return self.process.http_url
 
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = http_json(f"{self.base}/admin/state")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.harness.tools import REPO_ROOT, wait_for
 
-SCRIPT = REPO_ROOT / "examples" / "demo.sh"
+SCRIPT = REPO_ROOT / "examples" / "embedded-demo.sh"
 ROW = re.compile(r"^(binance|kraken)\s+(BTC/\S+)\s+(\S+)\s+(\S+)\s+([\d.]+)%\s+(\d+)$")
 
 

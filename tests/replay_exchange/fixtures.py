@@ -107,6 +107,11 @@ class ReplayProcess:
     process: subprocess.Popen[str]
     port: int
     ccxt_urls: dict[str, Any]
+    host: str = "127.0.0.1"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
 
     def stop(self, *, timeout_s: float = 20.0) -> int:
         """SIGTERM (which writes the ground truth, if asked for) and wait; the exit code."""
@@ -119,9 +124,13 @@ class ReplayProcess:
             return self.process.wait()
 
 
-def start_replay_process(*, exchange: str, args: Sequence[str] = ()) -> ReplayProcess:
-    """Start `python -m tests.replay_exchange` from the repository root on a free port."""
-    command = [sys.executable, "-m", "tests.replay_exchange", "--exchange", exchange, "--port", "0"]
+def start_replay_process(
+    *, exchange: str, args: Sequence[str] = (), host: str = "127.0.0.1"
+) -> ReplayProcess:
+    """Start `python -m tests.replay_exchange` from the repository root on a free port of
+    `host` (the node's address when Pods must reach it)."""
+    command = [sys.executable, "-m", "tests.replay_exchange", "--exchange", exchange,
+               "--host", host, "--port", "0"]  # fmt: skip
     process = subprocess.Popen(
         [*command, *args], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -133,7 +142,9 @@ def start_replay_process(*, exchange: str, args: Sequence[str] = ()) -> ReplayPr
             f"replay exchange did not start: {process.stderr.read() if process.stderr else ''}"
         )
     listening = json.loads(line)
-    return ReplayProcess(process=process, port=listening["port"], ccxt_urls=listening["ccxt_urls"])
+    return ReplayProcess(
+        process=process, port=listening["port"], ccxt_urls=listening["ccxt_urls"], host=host
+    )
 
 
 @pytest.fixture

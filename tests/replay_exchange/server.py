@@ -41,6 +41,7 @@ class ReplayServer:
         self.connections = Connections()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._host = "127.0.0.1"
         self._connection_ids = itertools.count(1)
 
     @property
@@ -55,11 +56,12 @@ class ReplayServer:
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        """The address it listens on, as clients must use it (Pods cannot reach 127.0.0.1)."""
+        return f"http://{self._host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self._host}:{self.port}"
 
     def ccxt_urls(self, exchange_id: str | None = None) -> dict[str, Any]:
         """The override for ccxt's `exchange.urls['api']` (merge it with `point_ccxt`)."""
@@ -71,6 +73,7 @@ class ReplayServer:
         self._runner = web.AppRunner(self.application(), handle_signals=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
+        self._host = host
         self._port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:

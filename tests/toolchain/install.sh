@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite runs for real: PostgreSQL and Redis from Debian
-# packages, and etcd, kube-apiserver, kube-controller-manager, kubectl and helm built
-# from their published Go modules at the versions pinned in the go.mod files beside
-# this script.
+# packages; the node's container runtime (containerd, runc, the CNI plugins) and the
+# image builder (buildah, mmdebstrap) from Debian packages; and etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubelet, kubectl and helm built from their
+# published Go modules at the versions pinned in the go.mod files beside this script.
 #
 # Builds land in a cache outside the checkout, keyed by version and by the hash of
 # the go.mod/go.sum that pinned them, so a fresh clone on the same machine reuses them
@@ -59,6 +60,26 @@ ensure_services() {
   say "PostgreSQL $("$pg/postgres" --version | awk '{print $3}') and $(redis-server --version | awk '{print $1, $2, $3}')"
 }
 
+ensure_node_runtime() {
+  # The real node (tests/harness/node.py) and the image build (image.sh).
+  local missing=()
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v buildah >/dev/null || missing+=(buildah)
+  command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+  command -v nsenter >/dev/null || missing+=(util-linux)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v gcc >/dev/null || missing+=(gcc)
+  [ -f /usr/lib/x86_64-linux-gnu/libc.a ] || [ -f /usr/lib/aarch64-linux-gnu/libc.a ] || missing+=(libc6-dev)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+  for tool in containerd ctr runc; do
+    command -v "$tool" >/dev/null || fail "$tool not found after installing containerd and runc"
+    ln -sfn "$(command -v "$tool")" "$venv_bin/$tool"
+  done
+  say "containerd $(containerd --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1 {print $3}'), buildah $(buildah --version | awk '{print $3}')"
+}
+
 ensure_go() {
   if ! command -v go >/dev/null; then
     apt_install golang-go
@@ -105,6 +126,7 @@ module_version() {
 [ -d "$venv_bin" ] || fail "virtual environment bin directory $venv_bin does not exist"
 mkdir -p "$cache"
 ensure_services
+ensure_node_runtime
 ensure_go
 
 kube=$(module_version "$here/kubernetes" k8s.io/kubernetes)
@@ -118,7 +140,8 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   kube_version_vars+=" -X $pkg.gitMajor=$(cut -d. -f1 <<<"${kube#v}") -X $pkg.gitMinor=$(cut -d. -f2 <<<"$kube")"
 done
 build kubernetes "$here/kubernetes" "$kube" "$kube_version_vars" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubectl
 build etcd "$here/etcd" "$etcd" "" .
 # As helm's own Makefile does: the Kubernetes version helm assumes offline (helm template,
 # helm lint) follows the client-go it is built with, not the stale default v1.20.

@@ -30,7 +30,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "--backfill-days", type=int, help="days of history, instead of each target's backtest"
     )
     parser.add_argument(
-        "--repair-interval", type=float, default=60.0, help="seconds between hole checks"
+        "--repair-interval",
+        type=float,
+        help="seconds between hole checks (default OHLCV_REPAIR_INTERVAL_SECONDS, 60)",
     )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     parser.add_argument("--storage-url", metavar="URL", help="the OHLCV database")
@@ -45,16 +47,17 @@ async def _collect(args: argparse.Namespace) -> int:
     from ohlcv_collector.runtime.symbol import CollectOptions
 
     listed = [s.strip() for s in (args.symbols or "").split(",") if s.strip()]
+    collector = settings(CollectorSettings)
     config = ProcessConfig(
         exchange=args.exchange,
         targets_url=targets_url(args),
         storage_url=str(args.storage_url or settings(DatabaseSettings).storage_url()),
-        collector=settings(CollectorSettings),
+        collector=collector,
         options=CollectOptions(
             candles=not args.no_candles,
             trades=not args.no_trades,
             backfill_days=args.backfill_days,
-            repair_interval_seconds=args.repair_interval,
+            repair_interval_seconds=args.repair_interval or collector.repair_interval_seconds,
         ),
         symbols=frozenset(listed) if listed else None,
         redis_url=settings(RedisSettings).url(),

@@ -56,7 +56,7 @@ def open_market(
     return CcxtMarket(
         exchange_id=exchange,
         options=settings.ccxt_options,
-        urls=settings.ccxt_urls,
+        urls=settings.ccxt_urls_by_exchange.get(exchange, settings.ccxt_urls),
         budget=budget,
     )
 
