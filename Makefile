@@ -8,6 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 DEMO_SECONDS ?=
+DEMO_NETNS ?= ohlcv-demo
 
 .PHONY: help test demo demo-embedded venv tools image lint format lock clean
 
@@ -18,7 +19,7 @@ test: venv tools image lint ## set everything up, then run the whole suite (real
 	$(BIN)/python -m tests.harness.netns -- $(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv tools image ## the main job on a real single-node cluster: helm install, collectors as Pods, live status (Ctrl-C stops it)
-	OHLCV_NETNS_NAME=ohlcv-demo $(BIN)/python -m tests.harness.netns -- $(BIN)/python -m examples.demo $(DEMO_SECONDS)
+	OHLCV_NETNS_NAME=$(DEMO_NETNS) $(BIN)/python -m tests.harness.netns -- $(BIN)/python -m examples.demo $(DEMO_SECONDS)
 
 demo-embedded: venv ## one collector process per exchange on SQLite, no Kubernetes
 	bash examples/embedded-demo.sh $(or $(DEMO_SECONDS),60)

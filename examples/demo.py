@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,25 @@ def final_report(scene: Installation) -> dict[str, Any]:
     return report
 
 
+def pod_start_to_ready(cluster: Cluster, name: str) -> str:
+    """How long the Pod took from creation to Ready (the API's one-second timestamps)."""
+    pod = cluster.get("pod", name, namespace=NAMESPACE) or {}
+    created = pod.get("metadata", {}).get("creationTimestamp")
+    ready = [
+        c["lastTransitionTime"]
+        for c in pod.get("status", {}).get("conditions", [])
+        if c["type"] == "Ready" and c["status"] == "True"
+    ]
+    if not created or not ready:
+        return "Ready"
+    seconds = (_parse(ready[0]) - _parse(created)).total_seconds()
+    return f"Ready {seconds:.0f} s after it was created"
+
+
+def _parse(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
 def print_commands(cluster: Cluster, *, dsn: str) -> None:
     enter = f"nsenter --net=/run/netns/{os.environ.get('OHLCV_NETNS', '?')} --"
     config = cluster.control_plane.admin_kubeconfig
@@ -152,8 +172,9 @@ def run(seconds: float | None) -> int:
             scene.install()
             print_commands(cluster, dsn=dsn)
             for exchange in TARGETS:
-                scene.wait_collectors_ready(exchange, count=1, timeout=300)
+                [pod] = scene.wait_collectors_ready(exchange, count=1, timeout=300)
                 scene.started_ms[exchange] = scene.replays[exchange].now_ms()
+                print(f"== {exchange}: {pod} {pod_start_to_ready(cluster, pod)}", flush=True)
             while seconds is None or time.monotonic() - started < seconds:
                 show(cluster, scene, time.monotonic() - started)
                 time.sleep(REFRESH_SECONDS)

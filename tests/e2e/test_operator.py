@@ -381,3 +381,34 @@ def test_the_operator_does_its_whole_job_as_the_charts_service_account(
             "auth", "can-i", verb, resource, "-n", namespace, kubeconfig=token, check=False
         ).stdout.strip()
         assert answer == "no", (verb, resource)
+
+
+def test_resources_carry_no_finalizer_and_an_old_kopf_finalizer_is_removed(
+    kube: ControlPlane, operator: OperatorProcess, namespace: str, postgres_dsn: str
+) -> None:
+    """Nothing must hold a resource once the operator is gone: the operator adds no
+    finalizer, and frees resources an earlier version (a kopf timer) left one on."""
+    legacy = {
+        "apiVersion": "fullon.io/v1alpha1",
+        "kind": "OhlcvCollector",
+        "metadata": {
+            "name": "kraken",
+            "namespace": namespace,
+            "finalizers": ["kopf.zalando.org/KopfFinalizerMarker"],
+        },
+        "spec": {"exchange": "kraken"},
+    }
+    kube.kubectl("apply", "-f", "-", stdin=json.dumps(legacy))
+    add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
+    wait_until(
+        lambda: all(
+            (get(kube, "ohlcv", name, namespace) or {"metadata": {"finalizers": [1]}})[
+                "metadata"
+            ].get("finalizers", [])
+            == []
+            for name in ("kraken", "binance")
+        ),
+        what="no finalizer on the discovered and the legacy resource",
+        operator=operator,
+    )
+    assert condition(get(kube, "ohlcv", "kraken", namespace), "Reconciling") is not None

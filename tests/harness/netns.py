@@ -67,6 +67,8 @@ def run(*, argv: Sequence[str], name: str) -> int:
     if os.geteuid() != 0:
         raise SystemExit("netns: making a network namespace needs root")
     if os.path.exists(os.path.join(_NAMESPACE_DIR, name)):
+        if processes_inside(name=name):
+            raise SystemExit(f"netns: {name} is in use by another run (ip netns pids {name})")
         destroy(name=name)  # left by a run that was killed before it could clean up
     create(name=name)
     env = {**os.environ, "OHLCV_NETNS": name, "OHLCV_NODE_IP": NODE_IP}
