@@ -14,16 +14,23 @@ one end. The command learns the namespace from `OHLCV_NETNS` and the node's addr
 The namespace is entered with `nsenter --net=`, not `ip netns exec`: the latter also
 remounts /sys, which hides the cgroup mounts the kubelet needs. When the command ends
 (or this process is interrupted), every process still in the namespace is killed and the
-namespace is deleted, so a failed or interrupted run leaves nothing behind.
+namespace is deleted; nodes started inside (tests/harness/node.py) write their directory to
+the file named by `OHLCV_NETNS_NODES`, and whatever their Pods left outside the namespace is
+removed too, so a failed, interrupted or killed run leaves nothing behind.
 """
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
+
+from tests.harness.node import NODE_REGISTRY, pod_traces, remove_leftovers
 
 NODE_IP = "10.89.0.1"
 NODE_PREFIX = 24
@@ -50,8 +57,11 @@ def processes_inside(*, name: str) -> list[int]:
     return [int(pid) for pid in listed if pid.isdigit()]
 
 
-def destroy(*, name: str) -> None:
-    """Kill whatever still runs inside (TERM, then KILL after 5 s), then delete the namespace."""
+def destroy(*, name: str, nodes: Sequence[Path] = ()) -> None:
+    """Kill whatever still runs inside (TERM, then KILL after 5 s), remove what the `nodes`
+    started in namespaces and cgroups of their own (a run killed before its clean-up), then
+    delete the namespace."""
+    traces = {directory: pod_traces(directory) for directory in nodes if directory.exists()}
     for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
         for pid in processes_inside(name=name):
             with contextlib.suppress(ProcessLookupError):
@@ -59,6 +69,8 @@ def destroy(*, name: str) -> None:
         deadline = time.monotonic() + grace
         while processes_inside(name=name) and time.monotonic() < deadline:
             time.sleep(0.1)
+    for directory, found in traces.items():
+        remove_leftovers(directory, traces=found)
     _ip("netns", "delete", name, check=False)
 
 
@@ -71,7 +83,14 @@ def run(*, argv: Sequence[str], name: str) -> int:
             raise SystemExit(f"netns: {name} is in use by another run (ip netns pids {name})")
         destroy(name=name)  # left by a run that was killed before it could clean up
     create(name=name)
-    env = {**os.environ, "OHLCV_NETNS": name, "OHLCV_NODE_IP": NODE_IP}
+    registry = Path(tempfile.mkdtemp(prefix="ohlcv-netns-")) / "nodes"
+    registry.touch()
+    env = {
+        **os.environ,
+        "OHLCV_NETNS": name,
+        "OHLCV_NODE_IP": NODE_IP,
+        NODE_REGISTRY: str(registry),
+    }
     child = subprocess.Popen(["nsenter", f"--net={_NAMESPACE_DIR}/{name}", "--", *argv], env=env)
 
     def forward(signum: int, _frame: object) -> None:
@@ -88,7 +107,9 @@ def run(*, argv: Sequence[str], name: str) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        destroy(name=name)
+        nodes = [Path(line) for line in registry.read_text().splitlines() if line]
+        destroy(name=name, nodes=nodes)
+        shutil.rmtree(registry.parent, ignore_errors=True)
 
 
 def main() -> None:

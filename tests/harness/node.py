@@ -28,6 +28,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -43,6 +44,9 @@ _CGROUP_V1 = Path("/sys/fs/cgroup")
 _NETNS_DIR = Path("/run/netns")
 _CNI_RESULTS = Path("/var/lib/cni/results")  # libcni's cache, fixed for containerd 1.6
 _START_TIMEOUT = 120.0
+# A file (set by netns.py) where each node records its directory, so that the namespace's
+# clean-up can remove what the node left even when the test process was killed.
+NODE_REGISTRY = "OHLCV_NETNS_NODES"
 
 
 def _cgroup_hierarchies() -> list[Path]:
@@ -59,17 +63,16 @@ class Node:
         self.directory = Path(tempfile.mkdtemp(prefix="ohlcv-node-", dir="/tmp"))
         self.socket = self.directory / "state" / "containerd.sock"
         self.cgroup_parent = f"/{self.directory.name}"
+        if registry := os.environ.get(NODE_REGISTRY):
+            with open(registry, "a") as nodes:
+                nodes.write(f"{self.directory}\n")
         self._processes: list[ServerProcess] = []
-        self._netns_before: set[str] = set()
-        self._cni_results_before: set[str] = set()
 
     # -- start -------------------------------------------------------------------------
 
     def start(self, *, images: list[Path]) -> None:
         """Start containerd with `images` imported, then the kubelet and the scheduler."""
         try:
-            self._netns_before = {p.name for p in _NETNS_DIR.glob("*")}
-            self._cni_results_before = {p.name for p in _CNI_RESULTS.glob("pods-*")}
             self._make_cgroup_parent()
             self._start_containerd()
             for archive in [pause_archive(directory=self.directory), *images]:
@@ -246,84 +249,93 @@ state = "{self.directory / "state"}"
         for process in reversed(self._processes):
             process.stop()
         self._processes.clear()
-        self._kill_cgroup_processes()
-        self._kill_shims()
-        self._unmount_under(self.directory)
-        self._remove_pod_namespaces()
-        self._remove_cgroups()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def _kill_cgroup_processes(self) -> None:
-        """SIGKILL every container process: they all live under the node's cgroup parent."""
-        for _ in range(50):
-            pids: set[int] = set()
-            for hierarchy in _cgroup_hierarchies():
-                root = hierarchy / self.cgroup_parent.lstrip("/")
-                for procs in root.rglob("cgroup.procs") if root.exists() else ():
-                    with contextlib.suppress(OSError):
-                        pids.update(int(pid) for pid in procs.read_text().split())
-            if not pids:
-                return
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.1)
-
-    def _kill_shims(self) -> None:
-        """The runc shims started by this node's containerd (their command names its socket)."""
-        marker = str(self.socket).encode()
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            with contextlib.suppress(OSError):
-                cmdline = (proc / "cmdline").read_bytes()
-                if b"containerd-shim" in cmdline and marker in cmdline:
-                    os.kill(int(proc.name), signal.SIGKILL)
-
-    @staticmethod
-    def _mount_points() -> list[str]:
-        with open("/proc/self/mountinfo") as mountinfo:
-            return [line.split()[4] for line in mountinfo]
-
-    def _unmount_under(self, directory: Path) -> None:
-        prefix = str(directory) + "/"
-        for point in sorted(
-            (p for p in self._mount_points() if p.startswith(prefix)), key=len, reverse=True
-        ):
-            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
-
-    def _remove_pod_namespaces(self) -> None:
-        """The Pods' network namespaces (cni-...) that this node's containerd made, and the
-        results libcni cached for them."""
-        for path in _CNI_RESULTS.glob("pods-*"):
-            if path.name not in self._cni_results_before:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-        mounted = set(self._mount_points())
-        for path in _NETNS_DIR.glob("cni-*"):
-            if path.name in self._netns_before:
-                continue
-            if str(path) in mounted:
-                subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
-            with contextlib.suppress(OSError):
-                path.unlink()
-
-    def _remove_cgroups(self) -> None:
-        for hierarchy in _cgroup_hierarchies():
-            root = hierarchy / self.cgroup_parent.lstrip("/")
-            if not root.exists():
-                continue
-            for directory in sorted(
-                (p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
-            ):
-                with contextlib.suppress(OSError):
-                    directory.rmdir()
-            with contextlib.suppress(OSError):
-                root.rmdir()
+        remove_leftovers(self.directory)
 
     def logs(self) -> str:
         """The tail of every node process's log, for failure messages."""
         return "\n".join(f"--- {p.name}\n{p.log_tail(20)}" for p in self._processes)
+
+
+def _cgroup_roots(directory: Path) -> list[Path]:
+    """The node's cgroup parent (named after its directory) in every hierarchy."""
+    return [hierarchy / directory.name for hierarchy in _cgroup_hierarchies()]
+
+
+def _cgroup_pids(directory: Path) -> set[int]:
+    pids: set[int] = set()
+    for root in _cgroup_roots(directory):
+        for procs in root.rglob("cgroup.procs") if root.exists() else ():
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(pid) for pid in procs.read_text().split())
+    return pids
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo") as mountinfo:
+        return [line.split()[4] for line in mountinfo]
+
+
+@dataclass(frozen=True)
+class PodTraces:
+    """What identifies a node's Pods outside its directory: their network namespaces (by
+    inode) and their container ids (libcni caches results under them). Taken while the
+    Pods still run: once their shims are gone, the cgroups that name them go too."""
+
+    namespaces: frozenset[int]
+    containers: frozenset[str]
+
+
+def pod_traces(directory: Path) -> PodTraces:
+    namespaces = set()
+    for pid in _cgroup_pids(directory):
+        with contextlib.suppress(OSError):
+            namespaces.add(os.stat(f"/proc/{pid}/ns/net").st_ino)
+    roots = [root for root in _cgroup_roots(directory) if root.exists()]
+    containers = {p.name for root in roots for p in root.rglob("*") if p.is_dir()}
+    return PodTraces(namespaces=frozenset(namespaces), containers=frozenset(containers))
+
+
+def remove_leftovers(directory: Path, *, traces: PodTraces | None = None) -> None:
+    """Remove what a node in `directory` left, whether it stopped cleanly or its test run
+    was killed: the Pods' processes (found by the node's cgroup parent), the containerd
+    shims (their command names the node's socket), the Pods' network namespaces and
+    libcni's cached results (`traces`, taken now unless given), every mount under the
+    directory, the cgroups and the directory itself."""
+    traces = traces or pod_traces(directory)
+    for _ in range(50):
+        pids = _cgroup_pids(directory)
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.1)
+    marker = str(directory / "state" / "containerd.sock").encode()
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            cmdline = (proc / "cmdline").read_bytes()
+            if b"containerd-shim" in cmdline and marker in cmdline:
+                os.kill(int(proc.name), signal.SIGKILL)
+    for path in _CNI_RESULTS.glob("*"):
+        if any(f"-{container}-" in path.name for container in traces.containers):
+            with contextlib.suppress(OSError):
+                path.unlink()
+    mounted = _mount_points()
+    for path in _NETNS_DIR.glob("cni-*"):
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_ino in traces.namespaces and str(path) in mounted:
+                subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+                path.unlink()
+    prefix = f"{directory}/"
+    for point in sorted((p for p in mounted if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+    for root in _cgroup_roots(directory):
+        if root.exists():
+            nested = sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts))
+            for cgroup in [*nested, root]:
+                with contextlib.suppress(OSError):
+                    cgroup.rmdir()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def wait_for_pods_ready(

@@ -15,16 +15,23 @@ def candle(minute: int) -> Candle:
 
 
 class CandleExchange:
-    """Serves minutes [first, now] like Binance klines: the bar at `now` is in progress."""
+    """Serves minutes [first, now] like Binance klines: the bar at `now` is in progress.
 
-    def __init__(self, *, first: int, now: int, depth: int | None = None) -> None:
+    With `last`, the market's data stops there (a halt, the end of a recording): minutes
+    [first, last] are served, all closed once the clock `now` is past `last`.
+    """
+
+    def __init__(
+        self, *, first: int, now: int, depth: int | None = None, last: int | None = None
+    ) -> None:
         self.first, self.now, self.depth, self.calls = first, now, depth, 0
+        self.last = now if last is None else last
 
     def klines(self, since: int, limit: int) -> list[Candle]:
         self.calls += 1
         oldest = self.first if self.depth is None else max(self.first, self.now - self.depth + 1)
         start = max(since // M, oldest)
-        return [candle(m) for m in range(start, min(start + limit, self.now + 1))]
+        return [candle(m) for m in range(start, min(start + limit, self.last + 1))]
 
 
 def fill(
@@ -92,6 +99,49 @@ def test_an_empty_answer_ends_the_pager_without_claiming_coverage() -> None:
     pager = CandlePager(hole=TimeRange(0, 10 * M), limit=1000)
     page = pager.receive([])
     assert (page.store, page.covered, pager.next_since()) == ([], None, None)
+
+
+def test_the_last_bar_of_a_market_whose_data_stopped_is_stored_and_what_follows_is_empty() -> None:
+    """The replay's Binance BTC/USDT recording ends, and the collector started after its
+    end: no later bar ever proves the last one closed, but the exchange's clock does."""
+    exchange = CandleExchange(first=0, now=60, last=11)
+    pager = CandlePager(hole=TimeRange(0, 60 * M), limit=1000, closed_before=60 * M + 5_000)
+    stored, covered, unavailable = fill(pager, exchange)
+    assert stored == list(range(12))
+    assert covered == [TimeRange(0, 60 * M)]
+    assert unavailable == []
+    assert pager.progress() == 1.0
+
+
+def test_later_repairs_of_a_market_whose_data_stopped_cover_the_new_minutes() -> None:
+    exchange = CandleExchange(first=0, now=3000, last=11)
+    pager = CandlePager(hole=TimeRange(60 * M, 2500 * M), limit=1000, closed_before=2500 * M)
+    stored, covered, _ = fill(pager, exchange)
+    assert stored == []
+    assert covered == [TimeRange(60 * M, 2500 * M)]  # a page's reach at a time: 3 requests
+    assert exchange.calls == 3
+
+
+def test_without_the_exchanges_clock_only_a_later_bar_proves_one_closed() -> None:
+    exchange = CandleExchange(first=0, now=60, last=11)
+    stored, covered, _ = fill(CandlePager(hole=TimeRange(0, 60 * M), limit=1000), exchange)
+    assert stored == list(range(11))
+    assert covered == [TimeRange(0, 11 * M)]
+    empty = CandlePager(hole=TimeRange(20 * M, 60 * M), limit=1000)
+    assert fill(empty, exchange)[:2] == ([], [])
+
+
+def test_the_clock_proves_nothing_about_the_bar_in_progress_or_the_minutes_ahead() -> None:
+    exchange = CandleExchange(first=0, now=100)  # bar 100 is in progress at 100:30
+    pager = CandlePager(hole=TimeRange(0, 200 * M), limit=1000, closed_before=100 * M + 30_000)
+    stored, covered, _ = fill(pager, exchange)
+    assert stored == list(range(100))
+    assert covered == [TimeRange(0, 100 * M)]
+    quiet = CandleExchange(first=0, now=100, last=90)  # nothing since minute 90
+    pager = CandlePager(hole=TimeRange(80 * M, 200 * M), limit=1000, closed_before=100 * M)
+    stored, covered, _ = fill(pager, quiet)
+    assert stored == list(range(80, 91))
+    assert covered == [TimeRange(80 * M, 100 * M)]  # not past the clock
 
 
 def trade(trade_id: int, time: int) -> Trade:
