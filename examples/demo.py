@@ -37,9 +37,9 @@ from tests.node.scene import Installation, installation
 
 NAMESPACE = "fullon"
 TARGETS = {"binance": ("BTC/USDT", "BTC/USD"), "kraken": ("BTC/USDT", "BTC/USD")}
-# Twice real time: the three weeks of recorded candles outlast any demo, and the trade
-# recordings last minutes to hours (after that the markets are quiet, as real ones can be).
-REPLAY_ARGS = {"binance": ("--speed", "2"), "kraken": ("--speed", "2", "--history", "10h")}
+# Real time: the three weeks of recorded candles outlast any demo; the trade recordings
+# play on for minutes (Binance, 11 in all) to hours (Kraken), then those markets go quiet.
+REPLAY_ARGS = {"binance": ("--speed", "1"), "kraken": ("--speed", "1", "--history", "10h")}
 REFRESH_SECONDS = 5
 
 

@@ -42,23 +42,10 @@ base_config=(--env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
 keep_archives=3 # older archives in $images are deleted
 
-fail() {
-  printf 'image: %s\n' "$*" >&2
-  exit 1
-}
-say() { printf 'image: %s\n' "$*"; }
-
-apt_install() {
-  # $@: Debian package names
-  if [ "$(id -u)" -ne 0 ]; then
-    fail "missing Debian packages: $*. Install them with: sudo apt-get install -y $*"
-  fi
-  say "installing Debian packages: $*"
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >/tmp/ohlcv-apt.log 2>&1; then
-    tail -20 /tmp/ohlcv-apt.log >&2
-    fail "apt-get install $* failed (log above); install them by hand and run make image again"
-  fi
-}
+log_prefix=image
+make_target=image
+# shellcheck source=tests/toolchain/common.sh
+source "$here/common.sh"
 
 # buildah with its storage, run state and temporary files in the cache (TMPDIR also
 # holds the RUN --mount=type=cache directories).

@@ -18,23 +18,10 @@ venv_bin=${1:?usage: install.sh <venv-bin-dir>}
 cache=${OHLCV_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fullon-ohlcv}
 min_go_minor=21 # Go >= 1.21 fetches the toolchain a go.mod asks for from the module proxy
 
-fail() {
-  printf 'toolchain: %s\n' "$*" >&2
-  exit 1
-}
-say() { printf 'toolchain: %s\n' "$*"; }
-
-apt_install() {
-  # $@: Debian package names
-  if [ "$(id -u)" -ne 0 ]; then
-    fail "missing Debian packages: $*. Install them with: sudo apt-get install -y $*"
-  fi
-  say "installing Debian packages: $*"
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >/tmp/ohlcv-apt.log 2>&1; then
-    tail -20 /tmp/ohlcv-apt.log >&2
-    fail "apt-get install $* failed (log above); install them by hand and run make test again"
-  fi
-}
+log_prefix=toolchain
+make_target=test
+# shellcheck source=tests/toolchain/common.sh
+source "$here/common.sh"
 
 postgres_bindir() {
   local dir
