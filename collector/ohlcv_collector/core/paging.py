@@ -10,6 +10,11 @@ that keep the stored series exact live here, once, for every exchange:
   no history that deep (Kraken serves only its newest 720 candles whatever `since`
   says). The skipped range is reported as unavailable, and the caller fills it from
   trades instead of recording it as empty.
+- Where the exchange's clock shows a time closed (`closed_before`), an answer proves
+  closed bars and empty minutes without a later row: a market whose data stops (a
+  halt, an ended recording, an exchange that omits minutes without trades) serves no
+  row after its last bar, so its last bar is closed once its minute is over, and the
+  minutes after it that the answer could have held have no bar.
 - Trades at the newest timestamp of a page may continue on the next page, so the
   range is complete only up to that timestamp, and the next page starts there,
   skipping the trades already taken.
@@ -18,7 +23,7 @@ that keep the stored series exact live here, once, for every exchange:
 from dataclasses import dataclass, field
 
 from ohlcv_collector.core.aggregation import trade_order
-from ohlcv_collector.models import MINUTE_MS, Candle, TimeRange, Trade
+from ohlcv_collector.models import MINUTE_MS, Candle, TimeRange, Trade, floor_minute
 
 # How far one trade request reaches at most when it comes back empty: Binance answers
 # a `since` with one hour of trades, so an empty answer only proves that hour empty.
@@ -36,10 +41,16 @@ class CandlePage:
 
 @dataclass(slots=True)
 class CandlePager:
-    """Fills `hole` with closed 1m candles; `hole.end` may lie in the future (up to now)."""
+    """Fills `hole` with closed 1m candles; `hole.end` may lie in the future (up to now).
+
+    `closed_before` is an instant of the exchange's clock by which every minute ending
+    at or before it had closed and been published (None when unknown: then only a later
+    row proves a bar closed, and an answer without rows proves nothing).
+    """
 
     hole: TimeRange
     limit: int
+    closed_before: int | None = None
     cursor: int = field(init=False)
     done: bool = field(init=False, default=False)
 
@@ -52,10 +63,13 @@ class CandlePager:
 
     def receive(self, candles: list[Candle]) -> CandlePage:
         """Digest the answer to the request made with `next_since()`."""
+        since = self.cursor
         rows = sorted({c.start: c for c in candles if c.start >= self.cursor}.values(), key=_start)
-        if not rows:
-            self.done = True  # nothing at or after the cursor yet
-            return CandlePage(store=[], covered=None)
+        if not rows:  # nothing at or after the cursor: empty minutes, if the clock says so
+            quiet = TimeRange(self.cursor, max(self.cursor, self._reach(since=since)))
+            self.cursor = quiet.end
+            self.done = quiet.empty or self.cursor >= self._closed_until()
+            return CandlePage(store=[], covered=None if quiet.empty else quiet)
         unavailable = None
         if rows[0].start - self.cursor > self.limit * MINUTE_MS:
             unavailable = TimeRange(self.cursor, min(rows[0].start, self.hole.end))
@@ -66,6 +80,14 @@ class CandlePager:
             self.cursor, self.done = self.hole.end, True
             return CandlePage(store=inside, covered=covered, unavailable=unavailable)
         newest = rows[-1]
+        if len(rows) == 1 and self._closed(newest):
+            # The exchange has no row after a bar its clock shows closed: the bar is
+            # final, and the minutes after it that the answer could have held are empty.
+            end = min(self.hole.end, max(newest.start + MINUTE_MS, self._reach(since=since)))
+            final = TimeRange(self.cursor, end)
+            self.cursor = end
+            self.done = self.cursor >= self._closed_until()
+            return CandlePage(store=rows, covered=final, unavailable=unavailable)
         covered = TimeRange(self.cursor, newest.start)
         self.done = len(rows) == 1  # only the bar in progress is left
         self.cursor = newest.start
@@ -76,6 +98,21 @@ class CandlePager:
     def progress(self) -> float:
         """Share of the hole filled so far, from 0 to 1."""
         return 1.0 if self.done else _share(self.hole, self.cursor)
+
+    def _closed_until(self) -> int:
+        """The end of the whole minutes the exchange's clock shows closed (or the hole's
+        start when the clock is unknown)."""
+        if self.closed_before is None:
+            return self.hole.start
+        return floor_minute(self.closed_before)
+
+    def _closed(self, candle: Candle) -> bool:
+        return candle.start + MINUTE_MS <= self._closed_until()
+
+    def _reach(self, *, since: int) -> int:
+        """Up to where an answer to `since` shows every bar the exchange had: the `limit`
+        minutes it could hold, inside the hole, and only where the clock shows them closed."""
+        return min(self.hole.end, since + self.limit * MINUTE_MS, self._closed_until())
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,9 +92,18 @@ class HoleFiller:
         """The exchange's clock, asked with the same patient retry as every request."""
         return await self._request(self._market.exchange_time, what="the exchange's time")
 
-    async def fill_candles(self, hole: TimeRange) -> None:
-        """Fill a candle hole from the exchange's candles, and from trades where they stop."""
-        pager = CandlePager(hole=hole, limit=self._market.capabilities.candle_page_limit)
+    async def fill_candles(self, hole: TimeRange, *, closed_before: int | None = None) -> None:
+        """Fill a candle hole from the exchange's candles, and from trades where they stop.
+
+        `closed_before`: the exchange's time by which every minute ending then had closed
+        and been published (see CandlePager), so that the last bar of a market whose data
+        stops is taken, and the minutes after it are known to be empty.
+        """
+        pager = CandlePager(
+            hole=hole,
+            limit=self._market.capabilities.candle_page_limit,
+            closed_before=closed_before,
+        )
         while (since := pager.next_since()) is not None:
             candles = await self._request(
                 partial(

@@ -144,7 +144,9 @@ class SymbolCollector:
             if candle_holes:
                 self._report.phase(Phase.BACKFILLING)
             for hole in candle_holes:
-                await self._filler.fill_candles(hole)
+                # Every minute before `end` has closed and been published: REST proves a
+                # bar closed by the clock too, where no later bar does (the data stopped).
+                await self._filler.fill_candles(hole, closed_before=end)
         if self._options.trades:
             await self._repair_trades(end=end)
         self._report_progress()
