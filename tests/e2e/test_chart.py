@@ -240,6 +240,7 @@ def test_role_grants_exactly_what_the_operator_uses(kube: ControlPlane) -> None:
         "deployments.apps": ["create", "get", "list", "patch", "watch"],
         "events.": ["create", "patch"],
         "events.events.k8s.io": ["create", "patch"],
+        "pods.": ["get", "list"],  # read-only: why collector Pods fail
     }
     gitops = role_rules(render(kube, "--set", "discovery.mode=off"))
     assert gitops["ohlcvcollectors.fullon.io"] == ["get", "list", "patch", "update", "watch"]

@@ -34,6 +34,7 @@ from tests.harness.node import NODE_REGISTRY, pod_traces, remove_leftovers
 
 NODE_IP = "10.89.0.1"
 NODE_PREFIX = 24
+TERM_GRACE_SECONDS = 60  # after TERM, how long the command gets to clean up itself
 _NAMESPACE_DIR = "/run/netns"
 
 
@@ -93,8 +94,11 @@ def run(*, argv: Sequence[str], name: str) -> int:
     }
     child = subprocess.Popen(["nsenter", f"--net={_NAMESPACE_DIR}/{name}", "--", *argv], env=env)
 
+    terminating: list[float] = []
+
     def forward(signum: int, _frame: object) -> None:
         child.send_signal(signum)
+        terminating.append(time.monotonic())
 
     # Ctrl-C reaches the child from the terminal already (same process group); TERM is
     # passed on so that the child's own clean-up runs before the namespace goes away.
@@ -103,7 +107,12 @@ def run(*, argv: Sequence[str], name: str) -> int:
         signal.SIGTERM: signal.signal(signal.SIGTERM, forward),
     }
     try:
-        return child.wait()
+        while True:
+            try:
+                return child.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                if terminating and time.monotonic() - terminating[0] > TERM_GRACE_SECONDS:
+                    child.kill()  # it ignored TERM: the clean-up below must still run
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
