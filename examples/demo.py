@@ -36,9 +36,10 @@ from tests.integration.collector_harness import Check, collection_window
 from tests.node.scene import Installation, installation
 
 NAMESPACE = "fullon"
-TARGETS = {"binance": ("BTC/USDT", "BTC/USD"), "kraken": ("BTC/USDT", "BTC/USD")}
-# Real time: the three weeks of recorded candles outlast any demo; the trade recordings
-# play on for minutes (Binance, 11 in all) to hours (Kraken), then those markets go quiet.
+# Markets whose recordings outlast any demo at real time: three weeks of candles, and
+# Kraken's BTC/USDT trades over seven hours (Binance's trade capture lasts 11 minutes, too
+# short: its market would go quiet during a demo; the node tests collect it).
+TARGETS = {"binance": ("BTC/USD", "BTC/USDC"), "kraken": ("BTC/USDT", "BTC/USD")}
 REPLAY_ARGS = {"binance": ("--speed", "1"), "kraken": ("--speed", "1", "--history", "10h")}
 REFRESH_SECONDS = 5
 
@@ -150,7 +151,7 @@ def print_commands(cluster: Cluster, *, dsn: str) -> None:
   {kubectl} get ohlcvcollectors,pods
   {kubectl} scale ohlcvcollector binance --replicas=2
   {kubectl} logs deploy/binance-collector
-  {collector} targets add --exchange binance --symbol BTC/USDC --targets-url {dsn}""",
+  {collector} targets add --exchange kraken --symbol BTC/USDC --targets-url {dsn}""",
         flush=True,
     )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.harness.tools import REPO_ROOT
 
-SYMBOLS = {"binance BTC/USDT", "binance BTC/USD", "kraken BTC/USDT", "kraken BTC/USD"}
+SYMBOLS = {"binance BTC/USD", "binance BTC/USDC", "kraken BTC/USDT", "kraken BTC/USD"}
 
 
 def test_make_demo_runs_the_operator_on_its_own_node_and_reports_complete_data() -> None:
@@ -41,7 +41,7 @@ def test_make_demo_runs_the_operator_on_its_own_node_and_reports_complete_data()
         assert figures["candles_missing"] == figures["candle_problems"] == 0, (symbol, figures)
         assert figures["trades_missing"] == figures["trades_duplicated"] == 0, (symbol, figures)
         assert figures["trade_problems"] == 0, (symbol, figures)
-    assert report["binance BTC/USDT"]["trades_stored"] > 0
+    assert report["kraken BTC/USDT"]["trades_stored"] > 0
     assert not Path(f"/run/netns/{netns}").exists()
     leftover = subprocess.run(["pgrep", "-f", "ohlcv-demo-"], capture_output=True, text=True)
     assert leftover.stdout == "", leftover.stdout
