@@ -17,6 +17,7 @@ There is no cluster DNS either: Pods are given addresses, never names.
 import contextlib
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,10 +46,12 @@ class Cluster:
     redis_port: int
     postgres: PostgresServer
 
-    def kubectl(self, *args: str, check: bool = True, stdin: str | None = None) -> Any:
+    def kubectl(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return self.control_plane.kubectl(*args, check=check, stdin=stdin)
 
-    def helm(self, *args: str, check: bool = True) -> Any:
+    def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.control_plane.helm(*args, check=check)
 
     def get(self, kind: str, name: str, *, namespace: str) -> dict[str, Any] | None:

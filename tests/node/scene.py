@@ -10,6 +10,7 @@ ground truth (tests/integration/collector_harness.py says what "equal" means).
 
 import asyncio
 import json
+import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ class Installation:
             release=self.release, namespace=self.namespace, values=self.values(image=image)
         )
 
-    def kubectl(self, *args: str, check: bool = True) -> Any:
+    def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.cluster.kubectl(*args, "-n", self.namespace, check=check)
 
     def resource(self, name: str) -> dict[str, Any] | None:
