@@ -18,6 +18,7 @@ nothing listens outside it, and Ctrl-C (or the end of DEMO_SECONDS) stops and re
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -159,6 +160,13 @@ def print_commands(cluster: Cluster, *, dsn: str) -> None:
 def run(seconds: float | None) -> int:
     node_ip = require_node_address()
     work = Path(tempfile.mkdtemp(prefix="ohlcv-demo-"))
+    try:
+        return _run(seconds, node_ip=node_ip, work=work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(seconds: float | None, *, node_ip: str, work: Path) -> int:
     started = time.monotonic()
     with (
         postgres_for_pods(node_ip) as postgres,
