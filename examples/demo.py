@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.cluster import Cluster, require_node_address, single_node_cluster
-from tests.harness.services import POD_SUBNET, PostgresServer
+from tests.harness.services import PostgresServer
 from tests.harness.tools import VENV_BIN
 from tests.integration.collector_harness import Check, collection_window
 from tests.node.scene import Installation, installation
@@ -47,7 +47,7 @@ REFRESH_SECONDS = 5
 
 @contextmanager
 def postgres_for_pods(node_ip: str) -> Iterator[PostgresServer]:
-    server = PostgresServer(addresses=(node_ip,), trusted=(f"{node_ip}/32", POD_SUBNET))
+    server = PostgresServer.reachable_from_pods(node_ip)
     server.start()
     try:
         yield server

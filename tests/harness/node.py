@@ -62,7 +62,6 @@ class Node:
         self.node_ip = node_ip
         self.directory = Path(tempfile.mkdtemp(prefix="ohlcv-node-", dir="/tmp"))
         self.socket = self.directory / "state" / "containerd.sock"
-        self.cgroup_parent = f"/{self.directory.name}"
         if registry := os.environ.get(NODE_REGISTRY):
             with open(registry, "a") as nodes:
                 nodes.write(f"{self.directory}\n")
@@ -73,7 +72,8 @@ class Node:
     def start(self, *, images: list[Path]) -> None:
         """Start containerd with `images` imported, then the kubelet and the scheduler."""
         try:
-            self._make_cgroup_parent()
+            for root in _cgroup_roots(self.directory):
+                root.mkdir(exist_ok=True)
             self._start_containerd()
             for archive in [pause_archive(directory=self.directory), *images]:
                 self.import_image(archive)
@@ -82,10 +82,6 @@ class Node:
         except BaseException:
             self.stop()
             raise
-
-    def _make_cgroup_parent(self) -> None:
-        for hierarchy in _cgroup_hierarchies():
-            (hierarchy / self.cgroup_parent.lstrip("/")).mkdir(exist_ok=True)
 
     def _start_containerd(self) -> None:
         cni_conf = self.directory / "cni"
@@ -164,7 +160,7 @@ state = "{self.directory / "state"}"
             "failCgroupV1": False,
             "failSwapOn": False,
             "cgroupDriver": "cgroupfs",
-            "cgroupRoot": self.cgroup_parent,
+            "cgroupRoot": f"/{self.directory.name}",  # the parent _cgroup_roots names
             "containerRuntimeEndpoint": f"unix://{self.socket}",
             # A test node inside a namespace nothing else can reach: the API server talks to
             # it without credentials (logs, exec).

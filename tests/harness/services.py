@@ -48,6 +48,11 @@ class PostgresServer:
         self._user = _SYSTEM_USER if os.geteuid() == 0 else None
         self._process: ServerProcess | None = None
 
+    @classmethod
+    def reachable_from_pods(cls, node_ip: str) -> "PostgresServer":
+        """A server that also listens on the node's address and trusts the Pod network."""
+        return cls(addresses=(node_ip,), trusted=(f"{node_ip}/32", POD_SUBNET))
+
     def dsn(self, *, database: str = "postgres") -> str:
         """Connection string for one database of this server."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
@@ -130,11 +135,7 @@ def node_address() -> str | None:
 def postgres_server() -> Iterator[PostgresServer]:
     """The session's PostgreSQL server (also on the node's address, for Pods, when there is one)."""
     node = node_address()
-    server = (
-        PostgresServer(addresses=(node,), trusted=(f"{node}/32", POD_SUBNET))
-        if node
-        else PostgresServer()
-    )
+    server = PostgresServer.reachable_from_pods(node) if node else PostgresServer()
     server.start()
     yield server
     server.stop()
