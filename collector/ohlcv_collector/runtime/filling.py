@@ -14,9 +14,9 @@ from functools import partial
 from typing import TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
-from ohlcv_collector.core.backoff import backoff_delay
 from ohlcv_collector.core.coverage import whole_minutes
 from ohlcv_collector.core.paging import CandlePager, TradePager
+from ohlcv_collector.core.retry import backoff_delay
 from ohlcv_collector.models import TimeRange
 from ohlcv_collector.observability import metrics
 from ohlcv_collector.ports import (

@@ -25,9 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from ohlcv_collector.core import health
-from ohlcv_collector.core.backoff import backoff_delay
 from ohlcv_collector.core.health import ProcessStatus
 from ohlcv_collector.core.liveness import collectors_of, live_members
+from ohlcv_collector.core.retry import backoff_delay
 from ohlcv_collector.core.sharding import assign
 from ohlcv_collector.runtime.status import Phase, SymbolStatus
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
-from ohlcv_collector.core.backoff import backoff_delay
 from ohlcv_collector.core.coverage import exchange_clock, holes, whole_minutes
+from ohlcv_collector.core.retry import backoff_delay
 from ohlcv_collector.core.streams import CandleStreamTracker, TradeStreamTracker
 from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, Target, TimeRange, Trade
 from ohlcv_collector.ports import (

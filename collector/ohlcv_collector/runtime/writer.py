@@ -6,7 +6,7 @@ as `max_rows` are buffered or the oldest row has waited `max_seconds`. A failed 
 is retried, with exponential backoff, until it succeeds: the rows stay in the buffer
 meanwhile, and once the buffer is full `put()` waits, which slows collection down to
 what the database takes instead of losing anything. When to write and how long to back
-off are pure functions of the core (`core.batching`, `core.backoff`); this module only
+off are pure functions of the core (`core.batching`, `core.retry`); this module only
 carries them out.
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from types import TracebackType
 
-from ohlcv_collector.core.backoff import backoff_delay
 from ohlcv_collector.core.batching import batches_to_combine, has_room, seconds_until_flush
+from ohlcv_collector.core.retry import backoff_delay
 from ohlcv_collector.ports import Storage, WriteBatch
 
 logger = logging.getLogger("ohlcv_collector.writer")

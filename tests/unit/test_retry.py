@@ -2,7 +2,7 @@
 
 import pytest
 
-from ohlcv_collector.core.backoff import backoff_delay
+from ohlcv_collector.core.retry import backoff_delay
 
 
 def test_ceiling_doubles_from_base_until_the_cap() -> None:
