@@ -12,13 +12,13 @@ from ohlcv_operator.spec import (
     API_VERSION,
     EXCHANGE_LABEL,
     KIND,
+    POD_FIELDS,
     CollectorSpec,
     deployment_name,
     selector_labels,
 )
 
 HTTP_PORT = 8080
-RUN_AS = 10001
 
 
 def _env(*, spec: CollectorSpec, settings: OperatorSettings) -> list[dict[str, Any]]:
@@ -47,6 +47,23 @@ def collector_args(spec: CollectorSpec) -> list[str]:
     if spec.backfill_days is not None:
         args += ["--backfill-days", str(spec.backfill_days)]
     return args
+
+
+def _pod_fields(*, spec: CollectorSpec, settings: OperatorSettings) -> dict[str, Any]:
+    """The chart's Pod defaults with the resource's fields over them; annotations and labels
+    merge key by key, so a platform-wide label survives one exchange adding its own."""
+    defaults, own = settings.collector_pod, spec.pod or {}
+    fields = {key: own.get(key, defaults.get(key)) for key in POD_FIELDS}
+    for key in ("podAnnotations", "podLabels"):
+        fields[key] = {**defaults.get(key, {}), **own.get(key, {})}
+    return {key: value for key, value in fields.items() if value}
+
+
+def _pod_security(run_as: int | None) -> dict[str, Any]:
+    """Restricted Pod Security; with no UID the platform assigns one (OpenShift's
+    restricted-v2 refuses a Pod that names a UID outside the namespace's range)."""
+    ids = {} if run_as is None else {"runAsUser": run_as, "runAsGroup": run_as, "fsGroup": run_as}
+    return {"runAsNonRoot": True, **ids, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
 def _probe(path: str, *, period: int, failures: int) -> dict[str, Any]:
@@ -92,18 +109,13 @@ def desired_deployment(
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
     }
+    pod = _pod_fields(spec=spec, settings=settings)
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": 30,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS,
-            "runAsGroup": RUN_AS,
-            "fsGroup": RUN_AS,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": _pod_security(settings.collector_run_as_user),
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": settings.collector_tmp_size_limit}}],
         "nodeSelector": spec.node_selector or settings.collector_node_selector,
         "tolerations": list(
             settings.collector_tolerations if spec.tolerations is None else spec.tolerations
@@ -111,6 +123,12 @@ def desired_deployment(
     }
     if settings.collector_service_account:
         pod_spec["serviceAccountName"] = settings.collector_service_account
+    for key in ("imagePullSecrets", "affinity", "topologySpreadConstraints", "priorityClassName"):
+        if key in pod:
+            pod_spec[key] = pod[key]
+    template_metadata: dict[str, Any] = {"labels": {**pod.get("podLabels", {}), **labels}}
+    if "podAnnotations" in pod:
+        template_metadata["annotations"] = pod["podAnnotations"]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -132,6 +150,6 @@ def desired_deployment(
         "spec": {
             "replicas": 0 if spec.paused else spec.replicas,
             "selector": {"matchLabels": selector_labels(name)},
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+            "template": {"metadata": template_metadata, "spec": pod_spec},
         },
     }

@@ -24,7 +24,10 @@ class DiscoveryMode(StrEnum):
 class OperatorSettings(BaseSettings):
     """Everything the operator reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="OHLCV_", extra="ignore")
+    # "null" is how the chart writes an unset value (collector.runAsUser: null).
+    model_config = SettingsConfigDict(
+        env_prefix="OHLCV_", extra="ignore", env_parse_none_str="null"
+    )
 
     namespace: str = Field(
         default="default",
@@ -36,6 +39,12 @@ class OperatorSettings(BaseSettings):
     discovery_interval_seconds: float = Field(default=60.0, gt=0)
     prune: bool = False
     resync_seconds: float = Field(default=30.0, gt=0, description="periodic reconcile interval")
+    status_refresh_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="how often a status is rewritten when only its lag figures moved (a"
+        " changed verdict, count or condition is written at once)",
+    )
     collector_image: str = "ghcr.io/fullon-ohlcv/fullon-ohlcv:0.1.0"
     collector_image_pull_policy: str = "IfNotPresent"
     collector_resources: dict[str, Any] = Field(
@@ -48,6 +57,20 @@ class OperatorSettings(BaseSettings):
     collector_node_selector: dict[str, str] = Field(default_factory=dict)
     collector_tolerations: list[dict[str, Any]] = Field(default_factory=list)
     collector_service_account: str | None = None
+    collector_pod: dict[str, Any] = Field(
+        default_factory=dict,
+        description="defaults of the collector Pods: the keys of spec.POD_FIELDS (the chart's"
+        " collector.affinity, ...)",
+    )
+    collector_run_as_user: int | None = Field(
+        default=10001,
+        ge=1,
+        description="UID and GID of the collector Pods; None leaves them to the platform"
+        " (OpenShift's restricted-v2 assigns one from the namespace's range)",
+    )
+    collector_tmp_size_limit: str = Field(
+        default="64Mi", min_length=1, description="size limit of the collectors' /tmp emptyDir"
+    )
     database_secret: str = Field(default="fullon-db", description="Secret with DB_* keys")
     redis_secret: str | None = Field(default=None, description="Secret with REDIS_* keys")
     operator_metrics_port: int = Field(default=8080, ge=0, le=65535)

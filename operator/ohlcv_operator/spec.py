@@ -41,6 +41,19 @@ class CollectorSpec:
     env: tuple[dict[str, Any], ...] = ()
     node_selector: dict[str, str] | None = None
     tolerations: tuple[dict[str, Any], ...] | None = None
+    pod: dict[str, Any] | None = None
+
+
+# Pod fields a resource may set (camelCase, as in its spec): a resource's value replaces the
+# operator's default, except the annotations and labels, which are merged key by key.
+POD_FIELDS = (
+    "imagePullSecrets",
+    "affinity",
+    "topologySpreadConstraints",
+    "priorityClassName",
+    "podAnnotations",
+    "podLabels",
+)
 
 
 def parse_spec(spec: dict[str, Any], *, known_exchanges: frozenset[str]) -> CollectorSpec:
@@ -72,6 +85,7 @@ def parse_spec(spec: dict[str, Any], *, known_exchanges: frozenset[str]) -> Coll
         env=tuple(spec.get("env") or ()),
         node_selector=spec.get("nodeSelector"),
         tolerations=tuple(tolerations) if tolerations is not None else None,
+        pod={key: spec[key] for key in POD_FIELDS if spec.get(key) is not None} or None,
     )
 
 

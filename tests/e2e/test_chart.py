@@ -162,6 +162,19 @@ def test_operator_deployment_follows_the_contract(kube: ControlPlane) -> None:
         "OHLCV_COLLECTOR_NODE_SELECTOR": "{}",
         "OHLCV_COLLECTOR_TOLERATIONS": "[]",
         "OHLCV_COLLECTOR_SERVICE_ACCOUNT": "ohlcv-collector",
+        "OHLCV_COLLECTOR_POD": json.dumps(
+            {
+                "affinity": {},
+                "imagePullSecrets": [],
+                "podAnnotations": {},
+                "podLabels": {},
+                "priorityClassName": "",
+                "topologySpreadConstraints": [],
+            },
+            separators=(",", ":"),
+        ),
+        "OHLCV_COLLECTOR_RUN_AS_USER": "10001",
+        "OHLCV_COLLECTOR_TMP_SIZE_LIMIT": "64Mi",
         "OHLCV_DATABASE_SECRET": "fullon-db",
         "OHLCV_REDIS_SECRET": "fullon-redis",
         "ADMIN_MAIL": "admin@fullon",
@@ -237,6 +250,8 @@ def test_role_grants_exactly_what_the_operator_uses(kube: ControlPlane) -> None:
     assert role_rules(render(kube)) == {
         "ohlcvcollectors.fullon.io": ["create", "get", "list", "patch", "update", "watch"],
         "ohlcvcollectors/status.fullon.io": ["get", "patch", "update"],
+        # blockOwnerDeletion under OwnerReferencesPermissionEnforcement (OpenShift)
+        "ohlcvcollectors/finalizers.fullon.io": ["update"],
         "deployments.apps": ["create", "get", "list", "patch", "watch"],
         "events.": ["create", "patch"],
         "events.events.k8s.io": ["create", "patch"],
@@ -497,6 +512,7 @@ def test_operator_service_account_has_least_privilege(kube: ControlPlane, namesp
         ),
         *((verb, "ohlcvcollectors.fullon.io", "--subresource=status") for verb in ("get", "patch")),
         *((verb, "deployments.apps") for verb in ("get", "list", "watch", "create", "patch")),
+        ("update", "ohlcvcollectors.fullon.io", "--subresource=finalizers"),
         ("create", "events"),
         ("patch", "events.events.k8s.io"),
         ("get", "pods"),  # read-only: why collector Pods fail

@@ -153,3 +153,51 @@ def test_resource_overrides_beat_operator_defaults() -> None:
     assert container(custom)["resources"] == {"requests": {"cpu": "1"}}
     assert custom["spec"]["template"]["spec"]["nodeSelector"] == {"pool": "data"}
     assert custom["spec"]["template"]["spec"]["tolerations"] == []
+
+
+def test_pod_fields_from_the_chart_and_the_resource() -> None:
+    defaults = {
+        "collector_pod": {
+            "imagePullSecrets": [{"name": "regcred"}],
+            "affinity": {"nodeAffinity": {"a": 1}},
+            "priorityClassName": "market-data",
+            "podAnnotations": {"owner": "data", "note": "chart"},
+            "podLabels": {"team": "data"},
+        }
+    }
+    plain = deployment(CollectorSpec(exchange="binance"), **defaults)["spec"]["template"]
+    assert plain["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+    assert plain["spec"]["priorityClassName"] == "market-data"
+    assert "topologySpreadConstraints" not in plain["spec"]
+    assert plain["metadata"]["annotations"] == {"owner": "data", "note": "chart"}
+    assert plain["metadata"]["labels"]["team"] == "data"
+
+    own = {
+        "imagePullSecrets": [{"name": "mine"}],
+        "podAnnotations": {"note": "resource"},
+        "podLabels": {"app.kubernetes.io/instance": "other", "tier": "x"},
+    }
+    spec = parse_spec({"exchange": "binance", **own}, known_exchanges=KNOWN)
+    custom = deployment(spec, **defaults)["spec"]["template"]
+    assert custom["spec"]["imagePullSecrets"] == [{"name": "mine"}]
+    assert custom["spec"]["affinity"] == {"nodeAffinity": {"a": 1}}
+    assert custom["metadata"]["annotations"] == {"owner": "data", "note": "resource"}
+    labels = custom["metadata"]["labels"]
+    assert (labels["team"], labels["tier"]) == ("data", "x")
+    assert labels["app.kubernetes.io/instance"] == "binance"  # the selector is not for sale
+
+
+def test_uid_left_to_the_platform_and_tmp_limited() -> None:
+    pod = deployment(CollectorSpec(exchange="binance"))["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}]
+    pod = deployment(
+        CollectorSpec(exchange="binance"),
+        collector_run_as_user=None,
+        collector_tmp_size_limit="1Gi",
+    )["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]

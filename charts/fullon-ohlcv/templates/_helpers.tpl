@@ -113,6 +113,36 @@ operator image is not inherited by a collector image with its own repository or 
 {{- end }}
 
 {{/*
+imagePullSecrets in the usual [{name: ...}] form, from names or from such objects.
+*/}}
+{{- define "fullon-ohlcv.imagePullSecrets" -}}
+{{- $secrets := list }}
+{{- range .Values.imagePullSecrets }}
+{{- if kindIs "string" . }}
+{{- $secrets = append $secrets (dict "name" .) }}
+{{- else }}
+{{- $secrets = append $secrets (dict "name" .name) }}
+{{- end }}
+{{- end }}
+{{- toJson $secrets }}
+{{- end }}
+
+{{/*
+The collector Pods' defaults the operator applies (OHLCV_COLLECTOR_POD): an OhlcvCollector's
+spec fields of the same names replace them, its podAnnotations and podLabels merge with them.
+*/}}
+{{- define "fullon-ohlcv.collectorPod" -}}
+{{- $c := .Values.collector }}
+{{- toJson (dict
+  "imagePullSecrets" (include "fullon-ohlcv.imagePullSecrets" . | fromJsonArray)
+  "affinity" $c.affinity
+  "topologySpreadConstraints" $c.topologySpreadConstraints
+  "priorityClassName" $c.priorityClassName
+  "podAnnotations" $c.podAnnotations
+  "podLabels" $c.podLabels) }}
+{{- end }}
+
+{{/*
 Checks that values.schema.json cannot express.
 */}}
 {{- define "fullon-ohlcv.validate" -}}
