@@ -1,13 +1,13 @@
-"""A replay exchange: Binance spot and Kraken spot, on loopback, replaying recorded market data.
+"""A replay exchange: Binance, Kraken, BitMEX and Hyperliquid on loopback, replaying recordings.
 
 It speaks the real wire protocols (REST and WebSocket) that ccxt 4.5.90 uses, so the real ccxt
 client, unmodified, is what talks to it. Data comes from the recordings in ../shared/data (or any
 file in their formats); faults are chosen per run. Overview of the modules:
 
 sans-I/O core          models, loading, symbols, candles, markets, clock, datasets,
-                       binance_payloads / binance_rest / binance_streams,
-                       kraken_payloads / kraken_rest / kraken_streams,
                        ratelimits, faults, ground_truth, streams, exchange
+exchanges              venue (what an exchange package provides), venues (the table),
+                       one package each: binance/, kraken/ (payloads, rest, streams, venue)
 aiohttp adapters       server (REST), ws_driver (WebSocket), admin (admin API), cli
 pytest plugin          fixtures
 
@@ -20,7 +20,7 @@ Pointing ccxt at it::
     await kraken.load_markets()
 
 `ReplayServer.ccxt_urls(exchange_id=None) -> dict` is the override for `exchange.urls['api']`
-(binance: public, fapiPublic, dapiPublic, ws.spot; kraken: public, ws.publicV2);
+(each exchange package's docstring lists its keys);
 `point_ccxt(exchange, urls=...)` merges it in, keeping the keys it does not replace.
 
 Standalone: ``python -m tests.replay_exchange --exchange binance --port 8701`` (``--help`` lists

@@ -71,7 +71,7 @@ async def _read_ground_truth(request: web.Request) -> web.Response:
     kind = request.query.get("kind", "candles_1m")
     fmt = request.query.get("format", "csv")
     wanted = request.query.get("symbol")
-    if kind not in ground_truth.kinds(exchange.name) or fmt not in ("csv", "jsonl"):
+    if kind not in exchange.venue.ground_truth_kinds or fmt not in ("csv", "jsonl"):
         return web.json_response({"error": f"unknown kind {kind!r} or format {fmt!r}"}, status=400)
     moment = exchange.moment()
     table = [

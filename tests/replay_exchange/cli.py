@@ -20,17 +20,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tests.replay_exchange.clock import parse_duration_ms, parse_instant_ms
-from tests.replay_exchange.datasets import EXCHANGES, DataSpec
+from tests.replay_exchange.datasets import DataSpec
 from tests.replay_exchange.exchange import ReplayConfig
 from tests.replay_exchange.faults import FaultPlan
 from tests.replay_exchange.ratelimits import RateLimitSettings
 from tests.replay_exchange.server import ReplayServer
+from tests.replay_exchange.venues import EXCHANGES
 
 
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(
         prog="python -m tests.replay_exchange",
-        description="Replay recorded market data over Binance's or Kraken's real protocols.",
+        description="Replay recorded market data over real exchange protocols.",
     )
     cli.add_argument("--exchange", required=True, choices=EXCHANGES)
     cli.add_argument(

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.replay_exchange.clock import ReplayClock, replay_offset_ms
-from tests.replay_exchange.datasets import EXCHANGES, DataSpec, default_specs, load_markets
+from tests.replay_exchange.datasets import DataSpec, default_specs, load_markets
 from tests.replay_exchange.faults import FaultPlan, HttpFaults
 from tests.replay_exchange.markets import Market, Moment
 from tests.replay_exchange.models import NS_PER_MS
-from tests.replay_exchange.ratelimits import BinanceWeights, KrakenCounters
+from tests.replay_exchange.venue import Venue
+from tests.replay_exchange.venues import venue_of
 
 DEFAULT_HISTORY_MS = 86_400_000
 
@@ -41,8 +42,7 @@ class ReplayConfig:
     ground_truth_dir: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.exchange not in EXCHANGES:
-            raise ValueError(f"exchange must be one of {EXCHANGES}, not {self.exchange!r}")
+        venue_of(self.exchange)  # a clear error for an exchange the replay does not speak
         if self.speed <= 0:
             raise ValueError("speed must be positive")
 
@@ -52,8 +52,11 @@ class ReplayExchange:
 
     def __init__(self, *, config: ReplayConfig, wall_start_ns: int | None = None) -> None:
         self.config = config
+        self.venue: Venue = venue_of(config.exchange)
         self.clock = ReplayClock(wall_start_ns=wall_start_ns or time.time_ns(), speed=config.speed)
-        recorded = load_markets(config.data or default_specs(config.exchange))
+        recorded = load_markets(
+            config.data or default_specs(config.exchange), rules=self.venue.candle_rules
+        )
         served_start_ms = self.clock.wall_start_ns // NS_PER_MS
         self.offsets_ms = {
             symbol: replay_offset_ms(
@@ -71,8 +74,7 @@ class ReplayExchange:
         }
         self.faults = config.faults
         self.http_faults = HttpFaults(plan=config.faults)
-        self.binance_weights = BinanceWeights(settings=config.faults.limits)
-        self.kraken_counters = KrakenCounters(settings=config.faults.limits)
+        self.limiter = self.venue.limiter(config.faults.limits)
         self.delisted_at_ns: dict[str, int] = {}
         for symbol, after_s in config.faults.delistings:
             self.delist(symbol=symbol, after_s=after_s, from_start=True)
@@ -89,8 +91,7 @@ class ReplayExchange:
         """Switch to a new fault plan; counters and rate-limit accounts carry over."""
         self.faults = plan
         self.http_faults.plan = plan
-        self.binance_weights.settings = plan.limits
-        self.kraken_counters.settings = plan.limits
+        self.limiter.settings = plan.limits
 
     def delist(self, *, symbol: str, after_s: float = 0.0, from_start: bool = False) -> int:
         """Delist `symbol` `after_s` exchange seconds from now (or from the start); its time."""

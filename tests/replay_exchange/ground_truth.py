@@ -9,9 +9,13 @@ Schema (CSV with a header row, or JSON lines with the same keys):
   candles:    exchange, symbol, timeframe, open_time_ms, open, high, low, close, volume,
               trade_count (empty when the recording does not say), empty ("true" for a minute
               without trades: Binance serves it with volume 0, Kraken's files omit it)
-  trades:     exchange, symbol, trade_id, time_ms, price, amount, side (taker side, buy/sell)
+  trades:     exchange, symbol, trade_id (the id the exchange publishes: BitMEX's trdMatchID,
+              Hyperliquid's tid), time_ms, price, amount, side (taker side, buy/sell)
   aggtrades:  exchange, symbol, agg_id, first_trade_id, last_trade_id, time_ms, price, amount, side
-Files: <exchange>_<BASE>-<QUOTE>_<kind>.csv, e.g. binance_BTC-USDT_candles_1m.csv.
+Files: <exchange>_<BASE>-<QUOTE>[-<SETTLE>]_<kind>.csv, e.g. binance_BTC-USDT_candles_1m.csv,
+bitmex_BTC-USD-BTC_trades.csv.
+Candles are keyed by the minute they open, whatever the exchange labels them by (BitMEX labels a
+bin by its end), with the exchange's own values (BitMEX's open is the previous bin's close).
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ def rows(*, exchange: str, kind: str, market: Market, horizon_ns: int) -> list[R
         return [
             {
                 **common,
-                "trade_id": str(t.trade_id),
+                "trade_id": t.public_id,
                 "time_ms": str(t.time_ms),
                 "price": canonical_text(t.price),
                 "amount": canonical_text(t.amount),
@@ -105,10 +109,10 @@ def rows(*, exchange: str, kind: str, market: Market, horizon_ns: int) -> list[R
     ]
 
 
-def kinds(exchange: str) -> tuple[str, ...]:
-    return (
-        ("candles_1m", "trades", "aggtrades") if exchange == "binance" else ("candles_1m", "trades")
-    )
+def file_symbol(symbol: str) -> str:
+    """A unified symbol as it appears in file names: BTC/USDT -> BTC-USDT, BTC/USD:BTC ->
+    BTC-USD-BTC."""
+    return symbol.replace("/", "-").replace(":", "-")
 
 
 def render(*, table: Iterable[Row], kind: str, fmt: str) -> str:
@@ -122,16 +126,18 @@ def render(*, table: Iterable[Row], kind: str, fmt: str) -> str:
     return buffer.getvalue()
 
 
-def write_files(*, directory: Path, exchange: str, moment: Moment) -> list[Path]:
+def write_files(
+    *, directory: Path, exchange: str, kinds: tuple[str, ...], moment: Moment
+) -> list[Path]:
     """Write every market's ground truth as CSV files; each file is replaced atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for symbol, market in sorted(moment.markets.items()):
-        for kind in kinds(exchange):
+        for kind in kinds:
             table = rows(
                 exchange=exchange, kind=kind, market=market, horizon_ns=moment.horizon_ns(symbol)
             )
-            path = directory / f"{exchange}_{symbol.replace('/', '-')}_{kind}.csv"
+            path = directory / f"{exchange}_{file_symbol(symbol)}_{kind}.csv"
             partial = path.with_suffix(".csv.partial")
             partial.write_text(render(table=table, kind=kind, fmt="csv"), encoding="utf-8")
             partial.replace(path)

@@ -2,6 +2,8 @@
 
 The format is detected from the file's first bytes, not its name, so that any file in one of the
 formats of ../shared/data/README.md sections 1 and 2 can be replayed, not only the shipped ones.
+Formats of one exchange only (BitMEX bodies, Hyperliquid captures) are read by that exchange's
+package: `load_file` tries the readers it is given first, on the file's first decompressed text.
 The market comes from the file's content where it says (a `symbol` column, the Kraken result key,
 Binance's `s` field), else from the file name, else from an explicit override.
 Numbers are quantized to 8 decimals on the way in: both exchanges serve at most 8, and the
@@ -32,6 +34,7 @@ from tests.replay_exchange.models import (
     minute_floor,
 )
 from tests.replay_exchange.symbols import parse_market_id, symbol_from_filename
+from tests.replay_exchange.venue import Reader
 
 _NS_PER_S = Decimal(1_000_000_000)
 
@@ -67,9 +70,25 @@ def _detect_kraken_json(text: str) -> SourceKind:
     return SourceKind.KRAKEN_OHLC_JSON if first_value.isdigit() else SourceKind.KRAKEN_TRADES_JSON
 
 
+def head_text(path: Path) -> str:
+    """The first few kilobytes of a file as text, decompressed when it is gzip."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as unpacked:
+            head = unpacked.read(4096)
+    return head.decode("utf-8", errors="replace")
+
+
 @functools.lru_cache(maxsize=64)
-def load_file(path: Path, *, symbol: str | None = None) -> tuple[RecordedSeries, ...]:
+def load_file(
+    path: Path, *, symbol: str | None = None, readers: tuple[Reader, ...] = ()
+) -> tuple[RecordedSeries, ...]:
     """Every market series held by one file; cached because tests start many servers."""
+    text_head = head_text(path)
+    for reader in readers:
+        if reader.recognises(text_head):
+            return reader.read(path, symbol)
     with path.open("rb") as handle:
         head = handle.read(4096)
     kind = detect_kind(head=head, name=path.name)

@@ -11,6 +11,9 @@ The in-progress candle is what both exchanges put last in a candle answer. From 
 aggregate of the minute's trades so far. A candle-only recording holds nothing finer than the
 minute, so its in-progress candle shows the recorded values of that minute (values that really
 occurred, revealed before the minute ends) and is never marked closed until the minute is over.
+
+Where the exchange opens each candle at the previous close (BitMEX, `CandleRules`), candles built
+from trades, the in-progress one included, are opened that way too.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -31,8 +35,10 @@ from tests.replay_exchange.candles import (
 from tests.replay_exchange.models import (
     MINUTE_MS,
     NS_PER_MS,
+    PLAIN_CANDLES,
     AggTrade,
     Candle,
+    CandleRules,
     RecordedSeries,
     Trade,
     minute_floor,
@@ -51,6 +57,7 @@ class Market:
     live_from_ms: int | None
     live_until_ms: int | None
     sources: tuple[str, ...]
+    open_is_previous_close: bool = False
 
     @property
     def has_trades(self) -> bool:
@@ -148,7 +155,10 @@ class Market:
         start = bisect.bisect_left(self.trade_times, minute * NS_PER_MS)
         stop = self.visible_trades(now_ns=now_ns)
         if stop > start:
-            return candle_from_trades(open_ms=minute, trades=self.trades[start:stop])
+            candle = candle_from_trades(open_ms=minute, trades=self.trades[start:stop])
+            if self.open_is_previous_close and index > 0:
+                candle = dataclasses.replace(candle, open=self.candles[index - 1].close)
+            return candle
         if index == 0:
             return None
         return empty_candle(open_ms=minute, previous_close=self.candles[index - 1].close)
@@ -181,7 +191,9 @@ class Moment:
         return min(self.now_ns, self.delisted_at_ns.get(symbol, self.now_ns))
 
 
-def assemble_market(*, symbol: str, series: Sequence[RecordedSeries]) -> Market:
+def assemble_market(
+    *, symbol: str, series: Sequence[RecordedSeries], rules: CandleRules = PLAIN_CANDLES
+) -> Market:
     """Merge every recording of one symbol into a market (see the module docstring)."""
     trades = _merged_trades(series)
     recorded: dict[int, Candle] = {}
@@ -198,14 +210,21 @@ def assemble_market(*, symbol: str, series: Sequence[RecordedSeries]) -> Market:
         recorded.update((c.open_ms, c) for c in derived)
     if not recorded:
         raise ValueError(f"{symbol}: the recordings hold no candles or trades")
+    candles = fill_empty_minutes(recorded[m] for m in sorted(recorded))
+    if rules.open_is_previous_close:
+        candles[1:] = [
+            dataclasses.replace(candle, open=previous.close)
+            for previous, candle in itertools.pairwise(candles)
+        ]
     return Market(
         symbol=symbol,
         trades=trades,
-        candles=tuple(fill_empty_minutes(recorded[m] for m in sorted(recorded))),
+        candles=tuple(candles),
         agg_trades=tuple(aggregate_trades(trades)),
         live_from_ms=live_from_ms,
         live_until_ms=live_until_ms,
         sources=tuple(one.source for one in series),
+        open_is_previous_close=rules.open_is_previous_close,
     )
 
 
@@ -217,11 +236,30 @@ def _merged_trades(series: Sequence[RecordedSeries]) -> tuple[Trade, ...]:
     that, so each fill after the first of a shared time is moved 1 ns later: invisible at the
     microseconds of WS v2 and the milliseconds of ccxt, and no page boundary can split a group.
     """
+    if any(t.exchange_id is not None for one in series for t in one.trades):
+        return _merged_by_exchange_id(series)
     by_id = {t.trade_id: t for one in series for t in one.trades}
     ordered = sorted(by_id.values(), key=lambda t: (t.time_ns, t.trade_id))
     ids = [t.trade_id for t in ordered]
     if ids != sorted(ids):
         raise ValueError("trade ids do not grow with time; id paging (fromId) would be wrong")
+    return _distinct_times(ordered)
+
+
+def _merged_by_exchange_id(series: Sequence[RecordedSeries]) -> tuple[Trade, ...]:
+    """Trades whose exchange id is no sequence (a UUID, a scattered number): once each by that
+    id, first seen kept (overlapping pages hold the same trades), in recorded order within a
+    time; `trade_id` becomes the position, the only order such an exchange has."""
+    by_key: dict[str, Trade] = {}
+    for one in series:
+        for trade in one.trades:
+            by_key.setdefault(trade.public_id, trade)
+    ordered = sorted(by_key.values(), key=lambda t: t.time_ns)  # stable: recorded order kept
+    numbered = [dataclasses.replace(t, trade_id=n) for n, t in enumerate(ordered, start=1)]
+    return _distinct_times(numbered)
+
+
+def _distinct_times(ordered: Sequence[Trade]) -> tuple[Trade, ...]:
     trades: list[Trade] = []
     for trade in ordered:
         if trades and trade.time_ns <= trades[-1].time_ns:

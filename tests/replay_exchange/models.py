@@ -30,11 +30,20 @@ class SourceKind(Enum):
     KRAKEN_TRADES_JSON = "kraken-trades-json"  # body of GET /0/public/Trades
     KRAKEN_OHLC_JSON = "kraken-ohlc-json"  # body of GET /0/public/OHLC
     BINANCE_WS_CAPTURE = "binance-ws-capture"  # gzip lines "<recv ns> <raw frame>"
+    BITMEX_TRADES_JSON = "bitmex-trades-json"  # gzip body of GET /api/v1/trade
+    BITMEX_BUCKETED_JSON = "bitmex-bucketed-json"  # gzip body of GET /api/v1/trade/bucketed
+    HYPERLIQUID_WS_CAPTURE = "hyperliquid-ws-capture"  # gzip lines "<recv ns> <ws frame>"
 
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """One exchange trade; `side` is the taker's side, as both exchanges report it."""
+    """One exchange trade; `side` is the taker's side, as every exchange here reports it.
+
+    `trade_id` orders trades and pages by id (Binance `fromId`). Where the exchange's own id is
+    not a sequence number (BitMEX's trdMatchID UUID, Hyperliquid's scattered `tid`) it is kept
+    in `exchange_id`, and `trade_id` is only the trade's position in the merged recording.
+    `extra` holds recorded fields served verbatim that no other exchange has.
+    """
 
     trade_id: int
     time_ns: int
@@ -42,6 +51,13 @@ class Trade:
     amount: Decimal
     side: Side
     order_type: OrderType | None = None  # Kraken records it, Binance does not
+    exchange_id: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def public_id(self) -> str:
+        """The id the exchange publishes (and ccxt reports) for this trade."""
+        return self.exchange_id if self.exchange_id is not None else str(self.trade_id)
 
     @property
     def time_ms(self) -> int:
@@ -100,6 +116,20 @@ class RecordedSeries:
     candles: tuple[Candle, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class CandleRules:
+    """How the exchange builds its candles, where exchanges differ (Venue.candle_rules).
+
+    `open_is_previous_close`: BitMEX opens each bin at the previous bin's close, not at the bin's
+    first trade (so its high and low may exclude its open).
+    """
+
+    open_is_previous_close: bool = False
+
+
+PLAIN_CANDLES = CandleRules()
+
+
 def minute_floor(ms: int) -> int:
     """The open time of the minute containing `ms`."""
     return ms - ms % MINUTE_MS
@@ -116,11 +146,24 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """A REST path, its name for rate limiting, and its pure answer(params=..., moment=...)."""
+    """A REST path, its name for rate limiting, and its pure answer(params=..., moment=...).
+
+    GET endpoints get the query string as params; POST endpoints (Hyperliquid's /info) the JSON
+    body, or {} when the body is not a JSON object.
+    """
 
     path: str
     name: str
     answer: Callable[..., Reply]
+    method: str = "GET"
+
+
+class ExchangeRefusalError(Exception):
+    """An error the exchange answers in its own words (Binance -1121, Kraken EQuery, BitMEX
+    `{"error": ...}`): an ordinary answer of the exchange, not a fault of the replay."""
+
+    def reply(self) -> Reply:
+        raise NotImplementedError
 
 
 def decimal_text(value: Decimal, *, places: int) -> str:

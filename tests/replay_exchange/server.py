@@ -2,7 +2,8 @@
 
 A REST call goes through, in order: the rate limit (when enabled), a 5xx burst (when one is
 running), the pure answer, then the body faults. Errors the exchange would answer (Binance's
--1121, Kraken's EQuery) are ordinary answers here, not exceptions.
+-1121, Kraken's EQuery, BitMEX's and Hyperliquid's error bodies) are ordinary answers here, not
+exceptions. Which routes exist and what each answers comes from the exchange's `Venue`.
 """
 
 from __future__ import annotations
@@ -16,21 +17,16 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.replay_exchange import admin, binance_rest, ground_truth, kraken_rest
-from tests.replay_exchange.binance_payloads import ENDPOINT_WEIGHTS
-from tests.replay_exchange.binance_streams import BinanceStreams
+from tests.replay_exchange import admin, ground_truth
 from tests.replay_exchange.ccxt_urls import ccxt_api_urls
 from tests.replay_exchange.exchange import ReplayConfig, ReplayExchange
-from tests.replay_exchange.kraken_streams import KrakenStreams
-from tests.replay_exchange.models import Endpoint, Reply
-from tests.replay_exchange.streams import StreamCore
+from tests.replay_exchange.models import Endpoint, ExchangeRefusalError, Reply
+from tests.replay_exchange.venue import WsRoute
 from tests.replay_exchange.ws_driver import Connections, serve
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 GATEWAY_PAGE = "<html><head><title>{status}</title></head><body>{status}</body></html>"
-BINANCE_PING_S = 20.0  # Binance pings every 20 s and drops clients that do not pong
-_PAIR_ENDPOINTS = ("OHLC", "Trades")
 
 
 class ReplayServer:
@@ -88,82 +84,78 @@ class ReplayServer:
 
     def write_ground_truth(self, *, directory: Path) -> list[Path]:
         return ground_truth.write_files(
-            directory=directory, exchange=self.exchange_id, moment=self.exchange.moment()
+            directory=directory,
+            exchange=self.exchange_id,
+            kinds=self.exchange.venue.ground_truth_kinds,
+            moment=self.exchange.moment(),
         )
 
     def application(self) -> web.Application:
         app = web.Application()
-        endpoints = (
-            binance_rest.ENDPOINTS if self.exchange_id == "binance" else kraken_rest.ENDPOINTS
-        )
-        for endpoint in endpoints:
-            app.router.add_get(endpoint.path, self._rest_handler(endpoint))
-        if self.exchange_id == "binance":
-            for path in ("/ws", "/ws/{index}", "/stream"):
-                app.router.add_get(path, self._binance_websocket)
-        else:
-            app.router.add_get("/v2", self._kraken_websocket)
+        venue = self.exchange.venue
+        for endpoint in venue.endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, self._rest_handler(endpoint))
+        for route in venue.websockets:
+            app.router.add_get(route.path, self._websocket_handler(route))
         admin.add_routes(app, server=self)
         return app
 
     def _rest_handler(self, endpoint: Endpoint) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
-            return self._answer(request, endpoint)
+            return self._answer(request, endpoint, await _params(request, endpoint))
 
         return handle
 
-    def _answer(self, request: web.Request, endpoint: Endpoint) -> web.Response:
+    def _answer(
+        self, request: web.Request, endpoint: Endpoint, params: dict[str, Any]
+    ) -> web.Response:
         exchange = self.exchange
-        params = dict(request.query)
         now_s = time.time()
-        rejection = self._rate_limit(request, endpoint, params, now_s)
-        if rejection is not None:
-            return _json_response(rejection, text=json.dumps(rejection.body))
+        limited = exchange.faults.rate_limits
+        if limited:
+            rejection = exchange.limiter.charge(
+                ip=_ip(request), endpoint=endpoint.name, params=params, now_s=now_s
+            )
+            if rejection is not None:
+                return _json_response(rejection, text=json.dumps(rejection.body))
         failure = exchange.http_faults.failure_status(now_s=now_s)
         if failure is not None:
             page = GATEWAY_PAGE.format(status=failure)
             return web.Response(status=failure, text=page, content_type="text/html")
         try:
             reply = endpoint.answer(params=params, moment=exchange.moment())
-        except (binance_rest.BinanceError, kraken_rest.KrakenError) as error:
+        except ExchangeRefusalError as error:
             reply = error.reply()
-        if exchange.faults.rate_limits and self.exchange_id == "binance":
-            used = exchange.binance_weights.used_weight_header(ip=_ip(request))
-            reply = Reply(reply.body, reply.status, {**reply.headers, **used})
+        if limited:
+            headers = exchange.limiter.answered(
+                ip=_ip(request), endpoint=endpoint.name, params=params, reply=reply, now_s=now_s
+            )
+            reply = Reply(reply.body, reply.status, {**reply.headers, **headers})
         text = exchange.http_faults.body(json.dumps(reply.body, separators=(",", ":")))
         return _json_response(reply, text=text)
 
-    def _rate_limit(
-        self, request: web.Request, endpoint: Endpoint, params: dict[str, str], now_s: float
-    ) -> Reply | None:
-        exchange = self.exchange
-        if not exchange.faults.rate_limits:
-            return None
-        if self.exchange_id == "binance":
-            weight = ENDPOINT_WEIGHTS.get(endpoint.name, 1)
-            return exchange.binance_weights.charge(ip=_ip(request), weight=weight, now_s=now_s)
-        pair = params.get("pair", "").upper() if endpoint.name in _PAIR_ENDPOINTS else None
-        return exchange.kraken_counters.charge(ip=_ip(request), pair=pair, now_s=now_s)
+    def _websocket_handler(self, route: WsRoute) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await serve(
+                request=request,
+                core=route.core(request.query, next(self._connection_ids)),
+                exchange=self.exchange,
+                connections=self.connections,
+                heartbeat_s=route.heartbeat_s,
+            )
 
-    async def _binance_websocket(self, request: web.Request) -> web.StreamResponse:
-        streams = request.query.get("streams", "") if request.path == "/stream" else ""
-        core = BinanceStreams(combined_streams=tuple(s for s in streams.split("/") if s))
-        return await self._websocket(request, core, heartbeat_s=BINANCE_PING_S)
+        return handle
 
-    async def _kraken_websocket(self, request: web.Request) -> web.StreamResponse:
-        core = KrakenStreams(connection_id=next(self._connection_ids))
-        return await self._websocket(request, core, heartbeat_s=None)
 
-    async def _websocket(
-        self, request: web.Request, core: StreamCore, *, heartbeat_s: float | None
-    ) -> web.StreamResponse:
-        return await serve(
-            request=request,
-            core=core,
-            exchange=self.exchange,
-            connections=self.connections,
-            heartbeat_s=heartbeat_s,
-        )
+async def _params(request: web.Request, endpoint: Endpoint) -> dict[str, Any]:
+    """The query string of a GET; the JSON object a POST carries ({} if it carries none)."""
+    if endpoint.method == "GET":
+        return dict(request.query)
+    try:
+        body = await request.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _ip(request: web.Request) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.replay_exchange import binance_rest
+from tests.replay_exchange.binance import rest as binance_rest
 from tests.replay_exchange.exchange import ReplayConfig, ReplayExchange
 from tests.replay_exchange.markets import Moment
 

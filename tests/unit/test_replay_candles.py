@@ -9,13 +9,13 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
-from tests.replay_exchange import kraken_payloads
 from tests.replay_exchange.candles import (
     aggregate_trades,
     candles_from_trades,
     fill_empty_minutes,
 )
 from tests.replay_exchange.datasets import shared_data_dir
+from tests.replay_exchange.kraken import payloads as kraken_payloads
 from tests.replay_exchange.loading import load_file
 from tests.replay_exchange.models import Candle, Trade
 

@@ -58,7 +58,10 @@ def test_trade_rows_are_the_visible_trades_with_taker_sides() -> None:
 def test_files_are_written_per_market_and_kind_in_csv(tmp_path: Path) -> None:
     exchange = ReplayExchange(config=ReplayConfig(exchange="kraken"), wall_start_ns=START_NS)
     written = ground_truth.write_files(
-        directory=tmp_path, exchange="kraken", moment=exchange.moment(wall_ns=START_NS)
+        directory=tmp_path,
+        exchange="kraken",
+        kinds=exchange.venue.ground_truth_kinds,
+        moment=exchange.moment(wall_ns=START_NS),
     )
     expected = [
         f"kraken_BTC-{quote}_{kind}.csv"

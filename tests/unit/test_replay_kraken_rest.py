@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.replay_exchange import kraken_rest
 from tests.replay_exchange.exchange import ReplayConfig, ReplayExchange
+from tests.replay_exchange.kraken import rest as kraken_rest
 from tests.replay_exchange.markets import Moment
 
 START_NS = 1_795_297_269_519_000_000

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.replay_exchange.binance_streams import BinanceStreams
+from tests.replay_exchange.binance.streams import BinanceStreams
 from tests.replay_exchange.exchange import ReplayConfig, ReplayExchange
-from tests.replay_exchange.kraken_streams import KrakenStreams
+from tests.replay_exchange.kraken.streams import KrakenStreams
 from tests.replay_exchange.streams import FrameKind, Outgoing
 
 START_NS = 1_795_297_269_519_000_000

@@ -16,7 +16,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
-from tests.replay_exchange import kraken_payloads as payloads
+from tests.replay_exchange.kraken import payloads
 from tests.replay_exchange.markets import Market, Moment
 from tests.replay_exchange.models import MINUTE_MS, Candle, minute_floor
 from tests.replay_exchange.streams import FrameKind, Outgoing, closed_candles, current_minute

@@ -18,10 +18,10 @@ import bisect
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
-from tests.replay_exchange import kraken_payloads as payloads
 from tests.replay_exchange.clock import iso_utc
+from tests.replay_exchange.kraken import payloads
 from tests.replay_exchange.markets import Market, Moment
-from tests.replay_exchange.models import Endpoint, Reply
+from tests.replay_exchange.models import Endpoint, ExchangeRefusalError, Reply
 from tests.replay_exchange.symbols import KrakenNames, kraken_names
 
 Params = Mapping[str, str]
@@ -32,7 +32,7 @@ _SECONDS_BELOW = 10**12  # a `since` under this is seconds, above it nanoseconds
 _NS_PER_S = 1_000_000_000
 
 
-class KrakenError(Exception):
+class KrakenError(ExchangeRefusalError):
     """An error answer: HTTP 200 with the message in the `error` list."""
 
     def reply(self) -> Reply:

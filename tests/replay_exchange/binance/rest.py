@@ -17,9 +17,9 @@ import bisect
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
-from tests.replay_exchange import binance_payloads as payloads
+from tests.replay_exchange.binance import payloads
 from tests.replay_exchange.markets import Market, Moment
-from tests.replay_exchange.models import NS_PER_MS, Endpoint, Reply
+from tests.replay_exchange.models import NS_PER_MS, Endpoint, ExchangeRefusalError, Reply
 from tests.replay_exchange.symbols import binance_id
 
 Item = TypeVar("Item")
@@ -30,7 +30,7 @@ _MAX_LIMIT = 1000
 _HOUR_MS = 3_600_000
 
 
-class BinanceError(Exception):
+class BinanceError(ExchangeRefusalError):
     """An error answer; handlers turn it into HTTP 400 with Binance's error body."""
 
     def __init__(self, code_and_message: tuple[int, str]) -> None:

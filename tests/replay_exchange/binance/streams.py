@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tests.replay_exchange import binance_payloads as payloads
+from tests.replay_exchange.binance import payloads
 from tests.replay_exchange.markets import Market, Moment
 from tests.replay_exchange.streams import FrameKind, Outgoing, closed_candles, current_minute
 from tests.replay_exchange.symbols import binance_id
