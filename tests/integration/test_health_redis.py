@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from ohlcv_collector.backends.health import HealthReader, ProcessStatus, RedisHealth
 from ohlcv_collector.runtime.fleet import Fleet
 from ohlcv_collector.runtime.status import Phase, SymbolStatus
+from tests.harness.waiting import wait_until_async
 
 pytestmark = pytest.mark.redis
 
@@ -205,12 +206,16 @@ async def test_a_crashed_fleet_goes_stale_and_a_stopped_one_leaves(
     await stopping.start()
     crash_task = asyncio.create_task(crashing.run(statuses=statuses))
     stop_task = asyncio.create_task(stopping.run(statuses={}))
-    reader = HealthReader(store, window=timedelta(seconds=3), stale_after=timedelta(seconds=1))
-    await asyncio.sleep(0.6)
-    collectors = await reader.live_collectors("binance")
-    assert [(c.instance, c.symbols, c.stale) for c in collectors] == [
-        ("pod-a", 2, False), ("pod-b", 0, False)
-    ]  # fmt: skip
+    window, stale_after = timedelta(seconds=3), timedelta(seconds=1)
+    reader = HealthReader(store, window=window, stale_after=stale_after)
+
+    async def both_seen() -> list[tuple[str, int, bool]]:
+        collectors = await reader.live_collectors("binance")
+        seen = [(c.instance, c.symbols, c.stale) for c in collectors]
+        return seen if len(seen) == 2 and len(await reader.symbol_health("binance")) == 2 else []
+
+    seen = await wait_until_async(both_seen, timeout=5, describe="both fleets' records written")
+    assert seen == [("pod-a", 2, False), ("pod-b", 0, False)]
     symbols = {s.symbol: s for s in await reader.symbol_health("binance")}
     assert symbols["BTC/USDT"].newest_candle == datetime.fromtimestamp(1_700_000_000, UTC)
     assert symbols["BTC/USDT"].message == "streaming"
@@ -222,12 +227,20 @@ async def test_a_crashed_fleet_goes_stale_and_a_stopped_one_leaves(
     await asyncio.gather(crash_task, stop_task, return_exceptions=True)
     await stopping.stop()
     assert [c.instance for c in await reader.live_collectors("binance")] == ["pod-a"]
-    await asyncio.sleep(1.3)
-    assert all(s.stale for s in await reader.symbol_health("binance"))
-    assert [c.stale for c in await reader.live_collectors("binance")] == [True]
-    await asyncio.sleep(2.0)
-    assert await reader.symbol_health("binance") == []
-    assert await reader.live_collectors("binance") == []
+
+    def reader_at(later: timedelta) -> HealthReader:
+        """The reader `later` from now: the crashed fleet's records age without a wait."""
+        return HealthReader(
+            store, window=window, stale_after=stale_after,
+            clock=lambda: datetime.now(UTC) + later,
+        )  # fmt: skip
+
+    stale = reader_at(stale_after + timedelta(seconds=0.3))
+    assert [s.stale for s in await stale.symbol_health("binance")] == [True, True]
+    assert [c.stale for c in await stale.live_collectors("binance")] == [True]
+    gone = reader_at(window + timedelta(seconds=0.3))
+    assert await gone.symbol_health("binance") == []
+    assert await gone.live_collectors("binance") == []
 
 
 async def test_the_fleet_reports_an_unreachable_redis_and_never_raises() -> None:

@@ -5,6 +5,7 @@ or fullon_cache's ProcessCache) and judges them with `core.liveness`, which foll
 fullon_cache's own rules, so what it reports is what fullon's tools would report.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -31,7 +32,8 @@ class HealthReader:
 
     `window` is how far back a record still counts (fullon's `since_minutes`);
     `stale_after` is how old a heartbeat may be before the record is flagged stale
-    (by default the window, as in fullon_cache).
+    (by default the window, as in fullon_cache). `clock` is the time records are judged
+    at; a test passes a later one to see records age without waiting for them to.
     """
 
     def __init__(
@@ -40,10 +42,12 @@ class HealthReader:
         *,
         window: timedelta = DEFAULT_WINDOW,
         stale_after: timedelta | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._source = source
         self.window = window
         self.stale_after = stale_after or window
+        self._clock = clock
 
     async def live_collectors(self, exchange: str) -> list[CollectorRecord]:
         """The collector processes of `exchange` seen within the window, by instance."""
@@ -51,7 +55,7 @@ class HealthReader:
         return collectors_of(
             records,
             exchange=exchange,
-            now=datetime.now(UTC),
+            now=self._clock(),
             window=self.window,
             stale_after=self.stale_after,
         )
@@ -62,7 +66,7 @@ class HealthReader:
         return symbols_of(
             records,
             exchange=exchange,
-            now=datetime.now(UTC),
+            now=self._clock(),
             window=self.window,
             stale_after=self.stale_after,
         )
