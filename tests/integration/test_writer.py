@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from ohlcv_collector.core.retry import RetryPolicy
 from ohlcv_collector.models import Candle, SeriesKind, TimeRange, Trade
 from ohlcv_collector.ports import Coverage, Storage, WriteBatch, WriteResult
 from ohlcv_collector.runtime.writer import BatchWriter
@@ -97,7 +98,7 @@ async def test_writes_once_the_oldest_row_is_max_seconds_old(storage: Storage) -
 
 async def test_put_waits_while_the_buffer_is_full(backend: Backend, storage: Storage) -> None:
     writer = BatchWriter(storage, max_rows=50, max_seconds=0.05, buffer_max_rows=100,
-                         backoff_base=0.05, backoff_cap=0.2)  # fmt: skip
+                         retry=RetryPolicy(base=0.05, cap=0.2))  # fmt: skip
     async with writer:
         async with backend.stalled():
             await writer.put(trades_batch(0, 39))  # 40 rows with the coverage
@@ -117,7 +118,7 @@ async def test_every_row_is_stored_exactly_once_across_an_outage(
     backend: Backend, storage: Storage
 ) -> None:
     writer = BatchWriter(storage, max_rows=200, max_seconds=0.05, buffer_max_rows=100_000,
-                         backoff_base=0.05, backoff_cap=0.2)  # fmt: skip
+                         retry=RetryPolicy(base=0.05, cap=0.2))  # fmt: skip
     async with writer:
         await writer.put(trades_batch(0, 100))
         await writer.flush()
@@ -150,7 +151,7 @@ async def test_recovers_when_the_database_drops_its_connections(postgres_dsn: st
     admin = await asyncpg.connect(postgres_dsn)
     try:
         async with BatchWriter(storage, max_rows=100, max_seconds=0.05, buffer_max_rows=10_000,
-                               backoff_base=0.05, backoff_cap=0.2) as writer:  # fmt: skip
+                               retry=RetryPolicy(base=0.05, cap=0.2)) as writer:  # fmt: skip
             for first in range(0, 500, 100):
                 await writer.put(trades_batch(first, 100))
                 await admin.execute(
@@ -236,7 +237,8 @@ async def test_flush_returns_once_earlier_puts_are_stored(storage: Storage) -> N
 
 async def test_close_cuts_a_long_backoff_short(backend: Backend, storage: Storage) -> None:
     writer = BatchWriter(storage, max_rows=100, max_seconds=0.05, buffer_max_rows=1000,
-                         backoff_base=10.0, backoff_cap=30.0, closing_backoff_cap=0.3,
+                         retry=RetryPolicy(base=10.0, cap=30.0),
+                         closing_retry=RetryPolicy(base=0.3, cap=0.3),
                          random=lambda: 1.0)  # fmt: skip
     writer.start()
     async with backend.stalled():
@@ -256,7 +258,7 @@ async def test_a_close_given_up_on_reports_what_was_lost(
     backend: Backend, storage: Storage, caplog: pytest.LogCaptureFixture
 ) -> None:
     writer = BatchWriter(storage, max_rows=100, max_seconds=0.05, buffer_max_rows=1000,
-                         backoff_base=0.05, backoff_cap=0.1)  # fmt: skip
+                         retry=RetryPolicy(base=0.05, cap=0.1))  # fmt: skip
     writer.start()
     async with backend.stalled():
         await writer.put(trades_batch(0, 50))

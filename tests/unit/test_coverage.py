@@ -11,6 +11,7 @@ from ohlcv_collector.core.coverage import (
     merge,
     minute_window,
     minutes,
+    since_first,
 )
 from ohlcv_collector.models import MINUTE_MS, TimeRange
 
@@ -84,6 +85,17 @@ def test_exchange_clock_is_never_behind_what_was_covered() -> None:
     assert exchange_clock(clock=5 * M, covered=[]) == 5 * M
     assert exchange_clock(clock=5 * M, covered=[r(0, 3), r(7, 9)]) == 9 * M
     assert exchange_clock(clock=12 * M, covered=[r(0, 3), r(7, 9)]) == 12 * M
+
+
+def test_since_first_runs_from_the_first_covered_instant_to_the_end() -> None:
+    assert since_first([r(3, 4), r(6, 9)], end=8 * M) == r(3, 8)
+    assert since_first([], end=8 * M) == r(8, 8)
+
+
+def test_since_first_is_empty_when_coverage_starts_after_the_end() -> None:
+    # A trade stream first proving this minute, while the repair ends at the last closed one.
+    started = 10 * M + 12_080
+    assert since_first([TimeRange(started, 11 * M)], end=10 * M) == TimeRange(started, started)
 
 
 def test_minutes_lists_whole_minutes_only() -> None:

@@ -61,6 +61,17 @@ def exchange_clock(*, clock: int, covered: Iterable[TimeRange]) -> int:
     return max(clock, max((r.end for r in covered), default=clock))
 
 
+def since_first(covered: list[TimeRange], *, end: int) -> TimeRange:
+    """From the first covered instant to `end`: the window of a series whose history
+    starts where collection began (trades), empty when `end` is not past that start.
+
+    A stream's coverage runs into the current minute, past the closed minutes a repair
+    ends at, so a series first collected this minute has nothing to repair yet.
+    """
+    start = covered[0].start if covered else end
+    return TimeRange(start, max(start, end))
+
+
 def whole_minutes(window: TimeRange) -> TimeRange:
     """The part of `window` made of whole minutes (empty when it holds none)."""
     start = floor_minute(window.start + MINUTE_MS - 1)

@@ -16,7 +16,7 @@ from typing import TypeVar
 from ohlcv_collector.core.aggregation import MinuteAssembler
 from ohlcv_collector.core.coverage import whole_minutes
 from ohlcv_collector.core.paging import CandlePager, TradePager
-from ohlcv_collector.core.retry import backoff_delay
+from ohlcv_collector.core.retry import EXCHANGE_REQUEST, RATE_LIMITED, is_our_bug
 from ohlcv_collector.models import TimeRange
 from ohlcv_collector.observability import metrics
 from ohlcv_collector.ports import (
@@ -30,10 +30,6 @@ from ohlcv_collector.runtime.sink import SymbolSink
 log = logging.getLogger("ohlcv_collector.symbol")
 
 Result = TypeVar("Result")
-
-# Retry schedule of failed requests: quick at first, then at most a minute apart.
-RETRY_BASE_SECONDS = 0.5
-RETRY_CAP_SECONDS = 60.0
 
 
 class HoleFiller:
@@ -53,7 +49,8 @@ class HoleFiller:
         self._labels = {"exchange": sink.status.exchange, "symbol": self._symbol}
 
     async def _request(self, call: Callable[[], Awaitable[Result]], *, what: str) -> Result:
-        """Make a request until it succeeds; only a symbol the exchange lacks ends it."""
+        """Make a request until it succeeds; a symbol the exchange lacks, or a bug of
+        ours (see `core.retry.is_our_bug`), ends it."""
         attempt = 0
         while True:
             try:
@@ -61,23 +58,17 @@ class HoleFiller:
             except SymbolUnavailableError:
                 raise
             except RateLimitedError as error:
-                delay = max(
-                    error.retry_after or 0.0,
-                    backoff_delay(
-                        attempt=attempt, base=1.0, cap=RETRY_CAP_SECONDS, random=random.random()
-                    ),
+                delay = RATE_LIMITED.delay(
+                    attempt=attempt, random=random.random(), retry_after=error.retry_after
                 )
                 metrics.RATE_LIMIT_WAITS.labels(exchange=self._labels["exchange"]).inc()
                 metrics.RATE_LIMIT_WAIT_SECONDS.labels(exchange=self._labels["exchange"]).inc(delay)
                 self._sink.status.message = f"rate limited by the exchange, waiting {delay:.1f} s"
             except (MarketDataError, ValueError, KeyError, TypeError) as error:
+                if is_our_bug(error):
+                    raise
                 # Exchanges send malformed bodies too; they get the same patient retry.
-                delay = backoff_delay(
-                    attempt=attempt,
-                    base=RETRY_BASE_SECONDS,
-                    cap=RETRY_CAP_SECONDS,
-                    random=random.random(),
-                )
+                delay = EXCHANGE_REQUEST.delay(attempt=attempt, random=random.random())
                 metrics.REQUEST_ERRORS.labels(
                     exchange=self._labels["exchange"], error=type(error).__name__
                 ).inc()

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from ohlcv_collector.core import health
 from ohlcv_collector.core.health import ProcessStatus
 from ohlcv_collector.core.liveness import collectors_of, live_members
-from ohlcv_collector.core.retry import backoff_delay
+from ohlcv_collector.core.retry import HEALTH_WRITE, is_our_bug
 from ohlcv_collector.core.sharding import assign
 from ohlcv_collector.runtime.status import Phase, SymbolStatus
 
@@ -137,8 +137,8 @@ class Fleet:
                 await asyncio.wait_for(self._sync(statuses, full=full), CALL_TIMEOUT_SECONDS * 2)
             except Exception as error:
                 self._failed(error)
-                delay = backoff_delay(
-                    attempt=attempt, base=0.5, cap=self._heartbeat, random=random.random()
+                delay = HEALTH_WRITE.capped(self._heartbeat).delay(
+                    attempt=attempt, random=random.random()
                 )
                 attempt += 1
                 await asyncio.sleep(delay)
@@ -242,6 +242,7 @@ class Fleet:
         if self.redis_ok or self.redis_problem != problem:
             log.warning(
                 "health records not written (collection goes on; retrying): %s", problem,
+                exc_info=error if is_our_bug(error) else None,  # a bug's traceback, to fix it
                 extra={"exchange": self.exchange},
             )  # fmt: skip
         self.redis_ok, self.redis_problem = False, problem

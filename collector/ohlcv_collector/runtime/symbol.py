@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
-from ohlcv_collector.core.coverage import exchange_clock, holes, whole_minutes
-from ohlcv_collector.core.retry import backoff_delay
+from ohlcv_collector.core.coverage import exchange_clock, holes, since_first, whole_minutes
+from ohlcv_collector.core.retry import (
+    REPAIR_PASS,
+    STREAM_RECONNECT,
+    UNLISTED_SYMBOL,
+    RetryPolicy,
+    is_our_bug,
+)
 from ohlcv_collector.core.streams import CandleStreamTracker, TradeStreamTracker
 from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, Target, TimeRange, Trade
 from ohlcv_collector.ports import (
@@ -42,6 +48,10 @@ Row = TypeVar("Row", Candle, Trade)
 
 class Market(MarketData, MarketStream, Protocol):
     """An exchange reachable over REST and WebSocket."""
+
+
+class SymbolFailedError(Exception):
+    """A bug of ours stopped this symbol's collection; it was logged and reported."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +89,12 @@ class SymbolCollector:
             tasks.append(self._stream(self._market.trades, self._on_trades, name="trades"))
         if self._options.candles and caps.stream_candles:
             tasks.append(self._stream(self._market.candles, self._on_candles, name="candles"))
-        async with asyncio.TaskGroup() as group:
-            for task in tasks:
-                group.create_task(task)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for task in tasks:
+                    group.create_task(task)
+        except* SymbolFailedError:
+            pass  # the symbol stays in the error phase; the others go on
 
     # -- repair: backfill, resume and hole repair --------------------------------------
 
@@ -108,19 +121,35 @@ class SymbolCollector:
                     wait = (MINUTE_MS - now % MINUTE_MS + POLL_GRACE_MS) / 1000
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._repair_now.wait(), wait)
+                continue
             except SymbolUnavailableError as error:
                 self._report.fail(f"the exchange does not list {self.target.symbol}: {error}")
-                await asyncio.sleep(
-                    backoff_delay(attempt=attempt, base=30, cap=600, random=random.random())
-                )
-                attempt += 1
+                policy = UNLISTED_SYMBOL
             except Exception as error:  # a failing symbol must never stop the others
+                self._unless_our_bug(error, what="repair pass")
                 log.exception("repair pass failed", extra=self._labels)
                 self._report.fail(str(error) or type(error).__name__)
-                await asyncio.sleep(
-                    backoff_delay(attempt=attempt, base=1, cap=60, random=random.random())
-                )
-                attempt += 1
+                policy = REPAIR_PASS
+            await self._wait_to_retry(policy, attempt=attempt)
+            attempt += 1
+
+    def _unless_our_bug(self, error: Exception, *, what: str) -> None:
+        """Stop this symbol, in the error phase, on a programming error of ours.
+
+        Retrying cannot fix a bug, so it must not look like an exchange failing forever:
+        the traceback goes to the log, the message to the status and health records.
+        """
+        if not is_our_bug(error):
+            return
+        log.error("%s stopped by a bug in the collector", what, exc_info=error, extra=self._labels)
+        self._report.fail(
+            f"{what} stopped by a bug in the collector: {type(error).__name__}: {error}"
+        )
+        raise SymbolFailedError(str(error)) from error
+
+    @staticmethod
+    async def _wait_to_retry(policy: RetryPolicy, *, attempt: int) -> None:
+        await asyncio.sleep(policy.delay(attempt=attempt, random=random.random()))
 
     async def _repair_pass(self) -> int:
         """Fill every hole of the window; returns the exchange's time at the start."""
@@ -158,9 +187,7 @@ class SymbolCollector:
     async def _repair_trades(self, *, end: int) -> None:
         """Trade history starts where the first trade was collected, unless backfilled."""
         covered = self._covered(SeriesKind.TRADES)
-        if not covered:
-            return
-        for hole in holes(window=TimeRange(covered[0].start, end), covered=covered):
+        for hole in holes(window=since_first(covered, end=end), covered=covered):
             await self._filler.fill_trades(hole)
 
     def _covered(self, kind: SeriesKind) -> list[TimeRange]:
@@ -178,6 +205,7 @@ class SymbolCollector:
         attempt = 0
         while True:
             self._reset_stream(name)
+            policy = STREAM_RECONNECT
             try:
                 async for batch in open_stream(symbol=self.target.symbol):
                     attempt = 0
@@ -186,14 +214,13 @@ class SymbolCollector:
                 self._report.reconnecting(stream=name, error=error)
             except SymbolUnavailableError as error:
                 self._report.fail(f"{name} stream: the exchange does not list the symbol: {error}")
-                attempt = max(attempt, 6)
+                policy = UNLISTED_SYMBOL
             except Exception as error:
+                self._unless_our_bug(error, what=f"{name} stream")
                 log.exception("%s stream failed", name, extra=self._labels)
                 self._report.fail(f"{name} stream: {error}")
             self._repair_now.set()
-            await asyncio.sleep(
-                backoff_delay(attempt=attempt, base=0.5, cap=60, random=random.random())
-            )
+            await self._wait_to_retry(policy, attempt=attempt)
             attempt += 1
 
     def _reset_stream(self, name: str) -> None:

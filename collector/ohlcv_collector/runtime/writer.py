@@ -20,7 +20,12 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 
 from ohlcv_collector.core.batching import batches_to_combine, has_room, seconds_until_flush
-from ohlcv_collector.core.retry import backoff_delay
+from ohlcv_collector.core.retry import (
+    STORAGE_WRITE,
+    STORAGE_WRITE_CLOSING,
+    RetryPolicy,
+    is_our_bug,
+)
 from ohlcv_collector.ports import Storage, WriteBatch
 
 logger = logging.getLogger("ohlcv_collector.writer")
@@ -73,9 +78,9 @@ def combine(batches: Iterable[WriteBatch]) -> WriteBatch:
 class BatchWriter:
     """Buffers batches and writes them to `storage` in order; use it as `async with`.
 
-    Rows count towards `buffer_max_rows` until they are stored. Retries back off from
-    `backoff_base` to `backoff_cap` seconds; once `close()` has begun, the cap drops to
-    `closing_backoff_cap`, because a stopping collector has a grace period to finish in.
+    Rows count towards `buffer_max_rows` until they are stored. Failed writes are
+    retried on `retry`; once `close()` has begun, on `closing_retry`, because a stopping
+    collector has a grace period to finish in.
     """
 
     def __init__(
@@ -85,21 +90,18 @@ class BatchWriter:
         max_rows: int,
         max_seconds: float,
         buffer_max_rows: int,
-        backoff_base: float = 0.1,
-        backoff_cap: float = 30.0,
-        closing_backoff_cap: float = 1.0,
+        retry: RetryPolicy = STORAGE_WRITE,
+        closing_retry: RetryPolicy = STORAGE_WRITE_CLOSING,
         random: Callable[[], float] = random.random,
     ) -> None:
         if max_rows < 1 or buffer_max_rows < 1 or max_seconds <= 0:
             raise ValueError("max_rows and buffer_max_rows must be >= 1, max_seconds > 0")
-        if not 0 < backoff_base <= backoff_cap or closing_backoff_cap <= 0:
-            raise ValueError("backoff needs 0 < backoff_base <= backoff_cap, closing cap > 0")
         self._storage = storage
         self._max_rows = max_rows
         self._max_seconds = max_seconds
         self._buffer_max_rows = buffer_max_rows
-        self._backoff = (backoff_base, backoff_cap)
-        self._closing_backoff_cap = closing_backoff_cap
+        self._retry = retry
+        self._closing_retry = closing_retry
         self._random = random
         self._buffer: deque[_Buffered] = deque()
         self._buffered_rows = 0
@@ -255,14 +257,13 @@ class BatchWriter:
         """
         self._counters.failures += 1
         self._counters.consecutive_failures += 1
-        base, cap = self._backoff
         closing = self._closing.is_set()
-        if closing:
-            base, cap = min(base, self._closing_backoff_cap), self._closing_backoff_cap
-        delay = backoff_delay(attempt=attempt, base=base, cap=cap, random=self._random())
+        policy = self._closing_retry if closing else self._retry
+        delay = policy.delay(attempt=attempt, random=self._random())
         logger.warning(
             "storage write of %d rows failed (attempt %d): %r; retrying in %.2f s",
             rows, attempt + 1, error, delay,
+            exc_info=error if is_our_bug(error) else None,  # a bug's traceback, to fix it
             extra={"rows": rows, "attempt": attempt + 1, "retry_in_seconds": delay,
                    "error": repr(error)},
         )  # fmt: skip

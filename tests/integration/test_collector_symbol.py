@@ -1,0 +1,147 @@
+"""One symbol's collection against the replay exchange, in this process: what its status
+says when its repair meets coverage it did not expect, or a bug of ours.
+
+Real parts throughout: ccxt against the replay exchange, SQLite storage, the batch writer.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from ohlcv_collector.backends.ccxt.market import CcxtMarket
+from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
+from ohlcv_collector.ports import Coverage, Storage, WriteBatch
+from ohlcv_collector.runtime.sink import SymbolSink
+from ohlcv_collector.runtime.status import Phase, SymbolStatus
+from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
+from ohlcv_collector.runtime.writer import BatchWriter
+from tests.harness.waiting import wait_until_async
+from tests.replay_exchange.server import ReplayServer
+
+StartServer = Callable[..., Awaitable[ReplayServer]]
+SYMBOL_LOG = "ohlcv_collector.symbol"
+
+
+@dataclass
+class Scene:
+    storage: Storage
+    market: CcxtMarket
+    writer: BatchWriter
+
+    async def collector(
+        self, target: Target, *, options: CollectOptions
+    ) -> tuple[SymbolCollector, SymbolStatus]:
+        """A symbol's collector resuming from what storage holds, as the exchange starts
+        it, and the status record the heartbeat and /readyz read."""
+        coverage = {
+            kind: await self.storage.coverage(
+                exchange=target.exchange, symbol=target.symbol, kind=kind
+            )
+            for kind in SeriesKind
+        }
+        status = SymbolStatus(exchange=target.exchange, symbol=target.symbol)
+        sink = SymbolSink(status=status, writer=self.writer, coverage=coverage)
+        collector = SymbolCollector(target=target, market=self.market, sink=sink, options=options)
+        return collector, status
+
+
+@pytest.fixture
+async def scene(replay_server_factory: StartServer, tmp_path: Path) -> AsyncIterator[Scene]:
+    server = await replay_server_factory(exchange="binance")
+    storage = await open_storage(f"sqlite://{tmp_path / 'ohlcv.sqlite'}")
+    await storage.migrate()
+    market = CcxtMarket(
+        exchange_id="binance", options={"enableRateLimit": False}, urls=server.ccxt_urls()
+    )
+    try:
+        async with BatchWriter(storage, max_rows=500, max_seconds=0.2, buffer_max_rows=50_000) as w:
+            yield Scene(storage=storage, market=market, writer=w)
+    finally:
+        await market.close()
+        await storage.close()
+
+
+@contextlib.asynccontextmanager
+async def running(*collectors: SymbolCollector) -> AsyncIterator[list["asyncio.Task[None]"]]:
+    tasks = [asyncio.create_task(c.run()) for c in collectors]
+    try:
+        yield tasks
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def settled(status: SymbolStatus) -> Callable[[], Awaitable[Phase | None]]:
+    """The phase once the first repair pass has ended (it leaves `starting` either way)."""
+
+    async def phase() -> Phase | None:
+        return None if status.phase is Phase.STARTING else status.phase
+
+    return phase
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_trade_coverage_past_the_repair_window_is_nothing_to_repair(
+    scene: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The stream's own coverage runs past the closed minutes the repair ends at (stored
+    # here ahead of the exchange's clock). The trade window then ended before it started,
+    # which failed every repair pass with "range ends before it starts".
+    ahead = floor_minute(await scene.market.exchange_time()) + 2 * MINUTE_MS + 10_000
+    covered = TimeRange(ahead, ahead + 10_000)
+    await scene.storage.write(
+        WriteBatch(coverage=[Coverage("binance", "BTC/USDT", SeriesKind.TRADES, covered)])
+    )
+    target = Target(exchange="binance", symbol="BTC/USDT", backtest_days=1)
+    collector, status = await scene.collector(target, options=CollectOptions(candles=False))
+    with caplog.at_level(logging.INFO, logger=SYMBOL_LOG):
+        async with running(collector):
+            phase = await wait_until_async(
+                settled(status), timeout=30, describe="the first repair pass ended"
+            )
+    assert (phase, status.last_error, status.message) == (Phase.STREAMING, None, "streaming")
+    assert errors(caplog) == []
+
+
+async def test_a_bug_of_ours_stops_its_symbol_in_error_and_the_others_go_on(
+    scene: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A target without its days makes the repair multiply None: a TypeError in our code,
+    # which no retry can fix.
+    broken = Target(exchange="binance", symbol="BTC/USD", backtest_days=cast(int, None))
+    healthy = Target(exchange="binance", symbol="BTC/USDC", backtest_days=0)
+    options = CollectOptions(trades=False)
+    broken_collector, broken_status = await scene.collector(broken, options=options)
+    healthy_collector, healthy_status = await scene.collector(healthy, options=options)
+    with caplog.at_level(logging.INFO, logger=SYMBOL_LOG):
+        async with running(broken_collector, healthy_collector) as (broken_task, healthy_task):
+            await wait_until_async(
+                settled(healthy_status), timeout=30, describe="BTC/USDC's first repair ended"
+            )
+            await asyncio.wait_for(broken_task, timeout=30)  # ended: nothing retries it
+            assert not healthy_task.done()
+            assert healthy_status.phase is Phase.STREAMING
+    assert broken_task.exception() is None
+    expected = (
+        "repair pass stopped by a bug in the collector: TypeError: unsupported operand"
+        " type(s) for *: 'NoneType' and 'int'"
+    )
+    assert (broken_status.phase, broken_status.last_error) == (Phase.ERROR, expected)
+    assert broken_status.describe() == f"error: {expected}"  # the health record's message
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [(r.getMessage(), getattr(r, "symbol", None)) for r in failures] == [
+        ("repair pass stopped by a bug in the collector", "BTC/USD")
+    ]
+    assert failures[0].exc_info is not None
+    assert failures[0].exc_info[0] is TypeError
