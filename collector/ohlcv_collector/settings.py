@@ -2,17 +2,28 @@
 
 A fullon installation's environment (DB_HOST, DB_NAME, DB_OHLCV_NAME, REDIS_HOST, ...)
 configures the collector as it is. With no DB_HOST, both databases default to one
-embedded SQLite file, so the collector runs anywhere without a server.
+embedded SQLite file, so the collector runs anywhere without a server - except where
+DB_REQUIRED says a server is mandatory (every Pod the chart and the operator start): there a
+Secret that lacks the database settings is an error, never a silent SQLite file in the Pod.
 """
 
 import os
 import socket
 from pathlib import Path
-from typing import Any, Self
-from urllib.parse import quote
+from typing import Any, Literal, Self
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def problems(error: ValidationError) -> str:
+    """What is wrong with the environment, one clause per problem, without the input values:
+    those hold the database and Redis passwords."""
+    return "; ".join(
+        ": ".join(filter(None, (".".join(str(p) for p in problem["loc"]), problem["msg"])))
+        for problem in error.errors(include_url=False, include_input=False)
+    )
 
 
 class DatabaseSettings(BaseSettings):
@@ -21,6 +32,20 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DB_", extra="ignore")
 
     host: str | None = Field(default=None, description="PostgreSQL host; unset means SQLite")
+    uri: SecretStr | None = Field(
+        default=None,
+        description="postgresql://user:password@host:port/dbname (CloudNativePG's `uri` key);"
+        " wins over DB_HOST, DB_PORT, DB_USER, DB_PASSWORD and DB_NAME",
+    )
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = (
+        None
+    )
+    sslrootcert: Path | None = Field(
+        default=None, description="CA certificate file that verify-ca and verify-full trust"
+    )
+    required: bool = Field(
+        default=False, description="a PostgreSQL server is mandatory: no SQLite fallback"
+    )
     port: int = 5432
     user: str = "postgres"
     password: SecretStr = SecretStr("")
@@ -33,21 +58,45 @@ class DatabaseSettings(BaseSettings):
         description="the embedded database file used for both when DB_HOST is unset",
     )
 
-    def _postgres_url(self, database: str) -> str:
+    @model_validator(mode="after")
+    def _server_when_required(self) -> Self:
+        if self.required and not (self.host or self.uri):
+            raise ValueError(
+                "DB_REQUIRED is set but neither DB_HOST nor DB_URI is: the database Secret lacks"
+                " the database settings (DB_* keys, or map its own keys with the chart's"
+                " database.secretKeys); refusing to fall back to SQLite"
+            )
+        return self
+
+    def _server(self) -> tuple[str, str]:
+        """postgresql://credentials@host:port (no database) and the fullon_orm database."""
+        if self.uri:
+            parts = urlsplit(self.uri.get_secret_value())
+            return f"postgresql://{parts.netloc}", parts.path.lstrip("/") or self.name
         password = quote(self.password.get_secret_value(), safe="")
         credentials = f"{quote(self.user, safe='')}:{password}" if password else quote(self.user)
-        return f"postgresql://{credentials}@{self.host}:{self.port}/{quote(database, safe='')}"
+        return f"postgresql://{credentials}@{self.host}:{self.port}", self.name
+
+    def _postgres_url(self, database: str) -> str:
+        server, _ = self._server()
+        query = dict(parse_qsl(urlsplit(self.uri.get_secret_value()).query)) if self.uri else {}
+        if self.sslmode:
+            query["sslmode"] = self.sslmode
+        if self.sslrootcert:
+            query["sslrootcert"] = str(self.sslrootcert)
+        suffix = f"?{urlencode(query)}" if query else ""
+        return f"{server}/{quote(database, safe='')}{suffix}"
 
     def targets_url(self) -> str:
         """Where the fullon_orm tables are: postgresql://... or sqlite:///path."""
-        if self.host:
-            return self._postgres_url(self.name)
+        if self.host or self.uri:
+            return self._postgres_url(self._server()[1])
         return f"sqlite:///{self.sqlite_path.resolve()}"
 
     def storage_url(self) -> str:
         """Where candles and trades are written: postgresql://... or sqlite:///path."""
-        if self.host:
-            return self._postgres_url(self.ohlcv_name or f"{self.name}_ohlcv")
+        if self.host or self.uri:
+            return self._postgres_url(self.ohlcv_name or f"{self._server()[1]}_ohlcv")
         return f"sqlite:///{self.sqlite_path.resolve()}"
 
 
@@ -59,15 +108,26 @@ class RedisSettings(BaseSettings):
     host: str | None = None
     port: int = 6379
     db: int = Field(default=0, ge=0, le=15)
+    username: str | None = Field(default=None, description="an ACL user (Redis 6+)")
     password: SecretStr = SecretStr("")
+    ssl: bool = Field(default=False, description="connect with TLS (rediss://)")
+    ssl_ca_certs: Path | None = Field(
+        default=None, description="CA certificate file the server's certificate must chain to"
+    )
 
     def url(self) -> str | None:
-        """redis://... or None when Redis is not configured."""
+        """redis://... (rediss://... with TLS) or None when Redis is not configured."""
         if not self.host:
             return None
-        password = self.password.get_secret_value()
-        auth = f":{quote(password, safe='')}@" if password else ""
-        return f"redis://{auth}{self.host}:{self.port}/{self.db}"
+        password = quote(self.password.get_secret_value(), safe="")
+        user = quote(self.username, safe="") if self.username else ""
+        auth = f"{user}:{password}@" if password else f"{user}@" if user else ""
+        query = {"ssl_cert_reqs": "required"} if self.ssl else {}
+        if self.ssl and self.ssl_ca_certs:
+            query["ssl_ca_certs"] = str(self.ssl_ca_certs)
+        suffix = f"?{urlencode(query)}" if query else ""
+        scheme = "rediss" if self.ssl else "redis"
+        return f"{scheme}://{auth}{self.host}:{self.port}/{self.db}{suffix}"
 
 
 class CollectorSettings(BaseSettings):

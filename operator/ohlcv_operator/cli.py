@@ -35,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
     from pydantic import ValidationError
 
-    from ohlcv_collector.settings import DatabaseSettings, RedisSettings
+    from ohlcv_collector.settings import DatabaseSettings, RedisSettings, problems
     from ohlcv_operator.handlers import OperatorState, build_registry
     from ohlcv_operator.settings import OperatorSettings
     from ohlcv_operator.sources import Sources
@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
         settings = OperatorSettings()
         database, redis = DatabaseSettings(), RedisSettings()
     except ValidationError as error:
-        print(f"ohlcv-operator: error: invalid configuration: {error}", file=sys.stderr)
+        print(f"ohlcv-operator: error: invalid configuration: {problems(error)}", file=sys.stderr)
         return 2
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON)
 

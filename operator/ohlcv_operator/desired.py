@@ -21,10 +21,24 @@ from ohlcv_operator.spec import (
 HTTP_PORT = 8080
 
 
+def _connection(settings: OperatorSettings) -> dict[str, list[dict[str, Any]]]:
+    """How collector Pods reach the database and Redis: the chart's recipe (the Secrets' keys,
+    TLS certificates), which the operator's own Pod follows too, or else the two Secrets
+    loaded whole. DB_REQUIRED: a Secret without the database settings stops the collector
+    with that error rather than letting it collect into a SQLite file inside the Pod."""
+    if settings.collector_connection:
+        return settings.collector_connection
+    env_from: list[dict[str, Any]] = [{"secretRef": {"name": settings.database_secret}}]
+    if settings.redis_secret:
+        env_from.append({"secretRef": {"name": settings.redis_secret, "optional": True}})
+    return {"envFrom": env_from, "env": [{"name": "DB_REQUIRED", "value": "true"}]}
+
+
 def _env(*, spec: CollectorSpec, settings: OperatorSettings) -> list[dict[str, Any]]:
     """Operator defaults first; the chart's extra env, then the resource's, override them."""
     merged: dict[str, dict[str, Any]] = {}
     defaults: list[dict[str, Any]] = [
+        *_connection(settings).get("env", []),
         {"name": "ADMIN_MAIL", "value": settings.user_mail},
         {"name": "OHLCV_HTTP_PORT", "value": str(HTTP_PORT)},
         # The replica's name in the fleet's heartbeats: the pod's name.
@@ -85,16 +99,14 @@ def desired_deployment(
         "app.kubernetes.io/managed-by": "ohlcv-operator",
         EXCHANGE_LABEL: spec.exchange,
     }
-    env_from: list[dict[str, Any]] = [{"secretRef": {"name": settings.database_secret}}]
-    if settings.redis_secret:
-        env_from.append({"secretRef": {"name": settings.redis_secret, "optional": True}})
+    connection = _connection(settings)
     container: dict[str, Any] = {
         "name": "collector",
         "image": spec.image or settings.collector_image,
         "imagePullPolicy": spec.image_pull_policy or settings.collector_image_pull_policy,
         "command": ["ohlcv-collector"],
         "args": collector_args(spec),
-        "envFrom": env_from,
+        "envFrom": connection.get("envFrom", []),
         "env": _env(spec=spec, settings=settings),
         "ports": [{"name": "http", "containerPort": HTTP_PORT, "protocol": "TCP"}],
         "startupProbe": _probe("/healthz", period=5, failures=24),
@@ -107,7 +119,13 @@ def desired_deployment(
             "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 - an emptyDir
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
+            *connection.get("volumeMounts", []),
+        ],
+        # A collector that exits on bad settings leaves its last log lines in the Pod's
+        # status, where the operator reads why it fails.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     pod = _pod_fields(spec=spec, settings=settings)
     pod_spec: dict[str, Any] = {
@@ -115,7 +133,10 @@ def desired_deployment(
         "terminationGracePeriodSeconds": 30,
         "securityContext": _pod_security(settings.collector_run_as_user),
         "containers": [container],
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": settings.collector_tmp_size_limit}}],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": settings.collector_tmp_size_limit}},
+            *connection.get("volumes", []),
+        ],
         "nodeSelector": spec.node_selector or settings.collector_node_selector,
         "tolerations": list(
             settings.collector_tolerations if spec.tolerations is None else spec.tolerations

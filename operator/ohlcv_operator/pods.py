@@ -56,6 +56,11 @@ def _container_failure(pod: str, container: Mapping[str, Any]) -> PodFailure | N
         message = str(waiting.get("message") or "")
         if last.get("reason") or last.get("exitCode"):
             message = f"last exit {last.get('reason', '')} code {last.get('exitCode', '?')}"
+            # The collector's last log line (terminationMessagePolicy FallbackToLogsOnError):
+            # what it exited on, such as a database Secret without the database settings.
+            said = str(last.get("message") or "").strip().splitlines()
+            if said:
+                message += f": {said[-1][:300]}"
         return PodFailure(
             pod=pod, reason=str(waiting["reason"]), message=message.strip(), restarts=restarts
         )

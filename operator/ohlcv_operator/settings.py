@@ -78,6 +78,11 @@ class OperatorSettings(BaseSettings):
     pod_name: str = Field(
         default_factory=socket.gethostname,
         validation_alias="POD_NAME",
+    collector_connection: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="envFrom, env, volumes and volumeMounts that reach the database and Redis"
+        " (the chart's, from its database and redis values); empty: the two Secrets whole",
+    )
         description="this operator's pod, named in the Events it records",
     )
     heartbeat_timeout_seconds: float = Field(

@@ -179,6 +179,19 @@ def test_operator_deployment_follows_the_contract(kube: ControlPlane) -> None:
         "OHLCV_REDIS_SECRET": "fullon-redis",
         "ADMIN_MAIL": "admin@fullon",
         "OHLCV_OPERATOR_METRICS_PORT": "8080",
+        "OHLCV_COLLECTOR_CONNECTION": json.dumps(
+            {
+                "env": [{"name": "DB_REQUIRED", "value": "true"}],
+                "envFrom": [
+                    {"secretRef": {"name": "fullon-db"}},
+                    {"secretRef": {"name": "fullon-redis", "optional": True}},
+                ],
+                "volumeMounts": [],
+                "volumes": [],
+            },
+            separators=(",", ":"),
+        ),
+        "DB_REQUIRED": "true",  # a Secret without the database settings is an error
     }
     assert container["envFrom"] == [
         {"secretRef": {"name": "fullon-db"}},
@@ -411,6 +424,16 @@ SCHEMA_REJECTIONS = [
         ["--set", "metrics.prometheusRule.collectorLag.for=soon"],
         "at '/metrics/prometheusRule/collectorLag/for': 'soon' does not match pattern",
         id="bad-duration",
+    ),
+    pytest.param(
+        ["--set", "database.secretKeys.dbname=dbname"],
+        "at '/database/secretKeys': additional properties 'dbname' not allowed",
+        id="unknown-database-setting",
+    ),
+    pytest.param(
+        ["--set", "database.tls.sslMode=verify"],
+        "at '/database/tls/sslMode': value must be one of",
+        id="bad-sslmode",
     ),
 ]
 

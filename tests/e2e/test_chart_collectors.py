@@ -168,3 +168,112 @@ def test_chart_values_and_resource_fields_reach_the_collector_pods(
     labels = own["metadata"]["labels"]
     assert (labels["team"], labels["tier"]) == ("market-data", "kraken")
     assert labels["app.kubernetes.io/name"] == "fullon-ohlcv-collector"  # the selector wins
+
+
+CNPG_VALUES: dict[str, Any] = {
+    "discovery": {"mode": "off"},
+    "database": {
+        "secretName": "pg-app",
+        "secretKeys": {"uri": "uri"},
+        "ohlcvName": "app",
+        "tls": {"sslMode": "verify-full", "caSecretName": "pg-ca"},
+    },
+    "redis": {
+        "secretName": "redis-acl",
+        "secretKeys": {"host": "host", "username": "user", "password": "password"},
+        "tls": {"enabled": True, "caSecretName": "redis-ca"},
+    },
+}
+
+
+@pytest.fixture
+def cnpg_operator(
+    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    env = operator_env(kube, CNPG_VALUES, tmp_path)
+    connection = settings_of(env, "OHLCV_DISCOVERY_MODE", "OHLCV_COLLECTOR_CONNECTION")
+    with running_operator(
+        kubeconfig=kube.admin_kubeconfig,
+        namespace=namespace,
+        dsn=postgres_dsn,
+        redis_url=redis_url,
+        log=tmp_path / "operator.log",
+        **connection,
+    ) as process:
+        yield process
+
+
+def secret_ref(name: str, key: str, *, optional: bool = False) -> dict[str, Any]:
+    ref: dict[str, Any] = {"name": name, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"secretKeyRef": ref}
+
+
+def test_a_cloudnativepg_secret_with_tls_reaches_operator_and_collectors(
+    kube: ControlPlane, namespace: str, cnpg_operator: OperatorProcess, tmp_path: Path
+) -> None:
+    apply_collector(kube, namespace, "binance")
+    pod = collector_pod(kube, namespace, "binance", cnpg_operator)["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    expected = {
+        "DB_REQUIRED": "true",
+        "DB_URI": secret_ref("pg-app", "uri"),
+        "DB_OHLCV_NAME": "app",
+        "DB_SSLMODE": "verify-full",
+        "DB_SSLROOTCERT": "/etc/fullon/tls/postgres/ca.crt",
+        "REDIS_HOST": secret_ref("redis-acl", "host", optional=True),
+        "REDIS_USERNAME": secret_ref("redis-acl", "user", optional=True),
+        "REDIS_PASSWORD": secret_ref("redis-acl", "password", optional=True),
+        "REDIS_SSL": "true",
+        "REDIS_SSL_CA_CERTS": "/etc/fullon/tls/redis/ca.crt",
+    }
+    assert {name: env.get(name) for name in expected} == expected
+    assert "envFrom" not in container or container["envFrom"] == []  # no CNPG keys as env
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["postgres-ca"]["secret"]["secretName"] == "pg-ca"
+    assert volumes["redis-ca"]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["postgres-ca"] == {
+        "name": "postgres-ca",
+        "mountPath": "/etc/fullon/tls/postgres",
+        "readOnly": True,
+    }
+    assert container["terminationMessagePolicy"] == "FallbackToLogsOnError"
+
+    # The operator's own container reads the Secrets the same way.
+    rendered = operator_env(kube, CNPG_VALUES, tmp_path)
+    assert rendered["DB_SSLROOTCERT"] == "/etc/fullon/tls/postgres/ca.crt"
+    assert rendered["DB_REQUIRED"] == "true"
+
+
+def test_a_rollout_restart_for_a_rotated_secret_survives_the_operator(
+    kube: ControlPlane, namespace: str, operator: OperatorProcess
+) -> None:
+    """README: a rotated Secret reaches the collectors with `kubectl rollout restart`; the
+    operator's next apply keeps the restart (it owns only its own fields)."""
+    apply_collector(kube, namespace, "binance")
+    collector_pod(kube, namespace, "binance", operator)
+    kube.kubectl(
+        "rollout", "restart", "deployment", "-n", namespace,
+        "-l", "app.kubernetes.io/name=fullon-ohlcv-collector",
+    )  # fmt: skip
+    restarted = get(kube, "deployment", "binance-collector", namespace)
+    assert restarted is not None
+    stamp = restarted["spec"]["template"]["metadata"]["annotations"][
+        "kubectl.kubernetes.io/restartedAt"
+    ]
+    apply_collector(kube, namespace, "binance", symbols=["BTC/USDT"])  # the operator re-applies
+
+    def reapplied() -> bool:
+        deployment = get(kube, "deployment", "binance-collector", namespace) or {}
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        return "BTC/USDT" in container["args"]
+
+    wait_until(reapplied, what="the operator applies the new symbols", operator=operator)
+    after = get(kube, "deployment", "binance-collector", namespace)
+    assert after is not None
+    annotations = after["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["kubectl.kubernetes.io/restartedAt"] == stamp
+    assert annotations["team.example.com/owner"] == "market-data"

@@ -74,6 +74,20 @@ def test_a_crash_loop_names_the_last_exit() -> None:
     )
 
 
+def test_a_crash_loop_says_what_the_collector_exited_on() -> None:
+    said = "starting\nohlcv-collector: error: invalid DatabaseSettings: DB_REQUIRED is set\n"
+    looping = container(
+        restarts=2,
+        state={"waiting": {"reason": "CrashLoopBackOff"}},
+        lastState={"terminated": {"reason": "Error", "exitCode": 1, "message": said}},
+    )
+    [failure] = pod_failures([pod("a", looping)])
+    assert failure.message == (
+        "last exit Error code 1: ohlcv-collector: error: invalid DatabaseSettings:"
+        " DB_REQUIRED is set"
+    )
+
+
 def test_unschedulable_and_terminating_pods() -> None:
     pending = pod(
         "a",

@@ -143,6 +143,60 @@ spec fields of the same names replace them, its podAnnotations and podLabels mer
 {{- end }}
 
 {{/*
+How a Pod reaches the database and Redis, as JSON {envFrom, env, volumes, volumeMounts}: the
+operator's container uses it, and the operator gives it to every collector Pod
+(OHLCV_COLLECTOR_CONNECTION), so both read the Secrets the same way. A Secret with the
+DB_* / REDIS_* keys is loaded whole; with secretKeys, each setting comes from its own key.
+DB_REQUIRED makes a Secret without the database settings an error instead of SQLite.
+*/}}
+{{- define "fullon-ohlcv.connection" -}}
+{{- $envFrom := list }}
+{{- $env := list (dict "name" "DB_REQUIRED" "value" "true") }}
+{{- $volumes := list }}
+{{- $mounts := list }}
+{{- $db := .Values.database }}
+{{- $dbNames := dict "host" "DB_HOST" "port" "DB_PORT" "user" "DB_USER" "password" "DB_PASSWORD" "name" "DB_NAME" "ohlcvName" "DB_OHLCV_NAME" "uri" "DB_URI" }}
+{{- if $db.secretKeys }}
+{{- range $setting, $key := $db.secretKeys }}
+{{- $env = append $env (dict "name" (get $dbNames $setting) "valueFrom" (dict "secretKeyRef" (dict "name" $db.secretName "key" $key))) }}
+{{- end }}
+{{- else }}
+{{- $envFrom = append $envFrom (dict "secretRef" (dict "name" $db.secretName)) }}
+{{- end }}
+{{- with $db.ohlcvName }}
+{{- $env = append $env (dict "name" "DB_OHLCV_NAME" "value" .) }}
+{{- end }}
+{{- with $db.tls.sslMode }}
+{{- $env = append $env (dict "name" "DB_SSLMODE" "value" .) }}
+{{- end }}
+{{- with $db.tls.caSecretName }}
+{{- $volumes = append $volumes (dict "name" "postgres-ca" "secret" (dict "secretName" . "items" (list (dict "key" $db.tls.caKey "path" "ca.crt")))) }}
+{{- $mounts = append $mounts (dict "name" "postgres-ca" "mountPath" "/etc/fullon/tls/postgres" "readOnly" true) }}
+{{- $env = append $env (dict "name" "DB_SSLROOTCERT" "value" "/etc/fullon/tls/postgres/ca.crt") }}
+{{- end }}
+{{- $redis := .Values.redis }}
+{{- if $redis.secretName }}
+{{- $redisNames := dict "host" "REDIS_HOST" "port" "REDIS_PORT" "username" "REDIS_USERNAME" "password" "REDIS_PASSWORD" "db" "REDIS_DB" }}
+{{- if $redis.secretKeys }}
+{{- range $setting, $key := $redis.secretKeys }}
+{{- $env = append $env (dict "name" (get $redisNames $setting) "valueFrom" (dict "secretKeyRef" (dict "name" $redis.secretName "key" $key "optional" true))) }}
+{{- end }}
+{{- else }}
+{{- $envFrom = append $envFrom (dict "secretRef" (dict "name" $redis.secretName "optional" true)) }}
+{{- end }}
+{{- if $redis.tls.enabled }}
+{{- $env = append $env (dict "name" "REDIS_SSL" "value" "true") }}
+{{- with $redis.tls.caSecretName }}
+{{- $volumes = append $volumes (dict "name" "redis-ca" "secret" (dict "secretName" . "items" (list (dict "key" $redis.tls.caKey "path" "ca.crt")))) }}
+{{- $mounts = append $mounts (dict "name" "redis-ca" "mountPath" "/etc/fullon/tls/redis" "readOnly" true) }}
+{{- $env = append $env (dict "name" "REDIS_SSL_CA_CERTS" "value" "/etc/fullon/tls/redis/ca.crt") }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson (dict "envFrom" $envFrom "env" $env "volumes" $volumes "volumeMounts" $mounts) }}
+{{- end }}
+
+{{/*
 Checks that values.schema.json cannot express.
 */}}
 {{- define "fullon-ohlcv.validate" -}}

@@ -21,7 +21,7 @@ from ohlcv_collector.backends.targets import (
     TargetsDatabaseError,
 )
 from ohlcv_collector.models import Target
-from ohlcv_collector.settings import CollectorSettings, DatabaseSettings
+from ohlcv_collector.settings import CollectorSettings, DatabaseSettings, problems
 
 PROGRAM = "ohlcv-collector"
 Settings = TypeVar("Settings", bound=BaseSettings)
@@ -51,11 +51,9 @@ def settings(kind: type[Settings]) -> Settings:
     try:
         return kind()
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise CommandError(f"invalid {kind.__name__} in the environment: {problems}") from None
+        raise CommandError(
+            f"invalid {kind.__name__} in the environment: {problems(error)}"
+        ) from None
 
 
 def add_targets_url(parser: argparse.ArgumentParser) -> None:
