@@ -72,17 +72,17 @@ class OperatorSettings(BaseSettings):
         default="64Mi", min_length=1, description="size limit of the collectors' /tmp emptyDir"
     )
     database_secret: str = Field(default="fullon-db", description="Secret with DB_* keys")
+    collector_connection: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict,
+        description="envFrom, env, volumes and volumeMounts that reach the database and Redis"
+        " (the chart's, from its database and redis values); empty: the two Secrets whole",
+    )
     redis_secret: str | None = Field(default=None, description="Secret with REDIS_* keys")
     operator_metrics_port: int = Field(default=8080, ge=0, le=65535)
     operator_metrics_host: str = Field(default="0.0.0.0")  # noqa: S104 - probed on the pod IP
     pod_name: str = Field(
         default_factory=socket.gethostname,
         validation_alias="POD_NAME",
-    collector_connection: dict[str, list[dict[str, Any]]] = Field(
-        default_factory=dict,
-        description="envFrom, env, volumes and volumeMounts that reach the database and Redis"
-        " (the chart's, from its database and redis values); empty: the two Secrets whole",
-    )
         description="this operator's pod, named in the Events it records",
     )
     heartbeat_timeout_seconds: float = Field(
