@@ -79,7 +79,11 @@ async def _read_ground_truth(request: web.Request) -> web.Response:
         for symbol, market in sorted(exchange.markets.items())
         if wanted in (None, symbol)
         for row in ground_truth.rows(
-            exchange=exchange.name, kind=kind, market=market, horizon_ns=moment.horizon_ns(symbol)
+            exchange=exchange.name,
+            kind=kind,
+            market=market,
+            horizon_ns=moment.horizon_ns(symbol),
+            trade_id=exchange.venue.published_trade_id,
         )
     ]
     content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"

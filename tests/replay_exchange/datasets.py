@@ -17,7 +17,6 @@ Files are read by the format readers of every exchange, so any exchange can serv
 from __future__ import annotations
 
 import functools
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,18 +24,12 @@ from pathlib import Path
 from tests.replay_exchange.loading import load_file
 from tests.replay_exchange.markets import Market, assemble_market
 from tests.replay_exchange.models import PLAIN_CANDLES, CandleRules, RecordedSeries
+from tests.replay_exchange.shared import shared_data_dir
 from tests.replay_exchange.venues import VENUES, venue_of
 
 DEFAULT_FILES = {name: venue.default_files for name, venue in VENUES.items()}
 READERS = tuple(reader for venue in VENUES.values() for reader in venue.readers)
-
-
-def shared_data_dir() -> Path:
-    """`OHLCV_SHARED_DATA`, else ../shared/data next to the repository root."""
-    override = os.environ.get("OHLCV_SHARED_DATA")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+__all__ = ["DEFAULT_FILES", "DataSpec", "default_specs", "load_markets", "shared_data_dir"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +50,8 @@ class DataSpec:
 
 def default_specs(exchange: str) -> tuple[DataSpec, ...]:
     root = shared_data_dir()
-    return tuple(DataSpec(root / relative) for relative in venue_of(exchange).default_files)
+    specs = (DataSpec.parse(entry) for entry in venue_of(exchange).default_files)
+    return tuple(DataSpec(root / spec.path, spec.symbol) for spec in specs)
 
 
 @functools.lru_cache(maxsize=16)

@@ -23,11 +23,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from tests.replay_exchange.markets import Market, Moment
-from tests.replay_exchange.models import NS_PER_MS, canonical_text
+from tests.replay_exchange.models import NS_PER_MS, Trade, canonical_text, recorded_trade_id
 
 Row = Mapping[str, str]
 
@@ -60,8 +60,16 @@ COLUMNS = {
 }
 
 
-def rows(*, exchange: str, kind: str, market: Market, horizon_ns: int) -> list[Row]:
-    """Ground-truth rows of one `kind` (a COLUMNS key) for one market, up to `horizon_ns`."""
+def rows(
+    *,
+    exchange: str,
+    kind: str,
+    market: Market,
+    horizon_ns: int,
+    trade_id: Callable[[Trade], str] = recorded_trade_id,
+) -> list[Row]:
+    """Ground-truth rows of one `kind` (a COLUMNS key) for one market, up to `horizon_ns`;
+    `trade_id` gives the id the exchange publishes for a trade."""
     common = {"exchange": exchange, "symbol": market.symbol}
     if kind == "candles_1m":
         final = market.candles[: market.final_candles(now_ms=horizon_ns // NS_PER_MS)]
@@ -85,7 +93,7 @@ def rows(*, exchange: str, kind: str, market: Market, horizon_ns: int) -> list[R
         return [
             {
                 **common,
-                "trade_id": t.public_id,
+                "trade_id": trade_id(t),
                 "time_ms": str(t.time_ms),
                 "price": canonical_text(t.price),
                 "amount": canonical_text(t.amount),
@@ -127,15 +135,25 @@ def render(*, table: Iterable[Row], kind: str, fmt: str) -> str:
 
 
 def write_files(
-    *, directory: Path, exchange: str, kinds: tuple[str, ...], moment: Moment
+    *,
+    directory: Path,
+    exchange: str,
+    kinds: tuple[str, ...],
+    moment: Moment,
+    trade_id: Callable[[Trade], str] = recorded_trade_id,
 ) -> list[Path]:
     """Write every market's ground truth as CSV files; each file is replaced atomically."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for symbol, market in sorted(moment.markets.items()):
         for kind in kinds:
+            horizon_ns = moment.horizon_ns(symbol)
             table = rows(
-                exchange=exchange, kind=kind, market=market, horizon_ns=moment.horizon_ns(symbol)
+                exchange=exchange,
+                kind=kind,
+                market=market,
+                horizon_ns=horizon_ns,
+                trade_id=trade_id,
             )
             path = directory / f"{exchange}_{file_symbol(symbol)}_{kind}.csv"
             partial = path.with_suffix(".csv.partial")

@@ -24,6 +24,7 @@ import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from tests.replay_exchange.candles import (
     aggregate_trades,
@@ -42,6 +43,7 @@ from tests.replay_exchange.models import (
     RecordedSeries,
     Trade,
     minute_floor,
+    recorded_trade_id,
 )
 
 
@@ -139,6 +141,12 @@ class Market:
         if in_progress is not None:
             rows.append((in_progress, False))
         return rows
+
+    def latest_close(self, *, now_ns: int) -> Decimal | None:
+        """The price as the exchange shows it now: the newest visible candle's close."""
+        count = self.visible_candle_count(now_ns=now_ns)
+        rows = self.candle_slice(now_ns=now_ns, start=count - 1, stop=count)
+        return rows[-1][0].close if rows else None
 
     def candle_index(self, *, open_ms: int) -> int:
         """Index of the first candle opening at or after `open_ms` (may be out of range)."""
@@ -253,7 +261,7 @@ def _merged_by_exchange_id(series: Sequence[RecordedSeries]) -> tuple[Trade, ...
     by_key: dict[str, Trade] = {}
     for one in series:
         for trade in one.trades:
-            by_key.setdefault(trade.public_id, trade)
+            by_key.setdefault(recorded_trade_id(trade), trade)
     ordered = sorted(by_key.values(), key=lambda t: t.time_ns)  # stable: recorded order kept
     numbered = [dataclasses.replace(t, trade_id=n) for n, t in enumerate(ordered, start=1)]
     return _distinct_times(numbered)

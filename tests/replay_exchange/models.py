@@ -55,13 +55,14 @@ class Trade:
     extra: tuple[tuple[str, Any], ...] = ()
 
     @property
-    def public_id(self) -> str:
-        """The id the exchange publishes (and ccxt reports) for this trade."""
-        return self.exchange_id if self.exchange_id is not None else str(self.trade_id)
-
-    @property
     def time_ms(self) -> int:
         return self.time_ns // NS_PER_MS
+
+
+def recorded_trade_id(trade: Trade) -> str:
+    """The id the recording gives the trade, which the exchange publishes and ccxt reports
+    (an exchange may publish another: Venue.published_trade_id)."""
+    return trade.exchange_id if trade.exchange_id is not None else str(trade.trade_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ class Candle:
     vwap: Decimal | None = None
     first_trade_id: int | None = None
     last_trade_id: int | None = None
+    extra: tuple[tuple[str, Any], ...] = ()  # recorded fields only one exchange has
 
     @property
     def is_empty(self) -> bool:

@@ -3,6 +3,8 @@
 Rate limits are about real requests, so they run on the wall clock, not the replay clock.
 
 Binance counts request weight per IP in fixed one-minute windows (REQUEST_WEIGHT 6000/MINUTE).
+They start on the wall-clock minute; `binance_window_origin_s` moves their start, so a test
+that needs a whole window sets it to its own start instead of waiting for the next minute.
 Over the limit it answers 429 with Retry-After (seconds to the next window) and error -1003.
 A client that keeps sending after its 429s ("failing to back off") gets 418 and an IP ban that
 lasts 2 minutes the first time and doubles with each further ban, up to 3 days.
@@ -41,6 +43,7 @@ class RateLimitSettings:
     binance_weight_per_minute: int = binance_payloads.REQUEST_WEIGHT_PER_MINUTE
     binance_429s_before_ban: int = 3
     binance_first_ban_s: float = 120.0
+    binance_window_origin_s: float = 0.0  # a window starts at origin + k minutes
     kraken_max_counter: float = 15.0
     kraken_decay_per_s: float = 1.0
     bitmex_requests_per_minute: int = 30  # unauthenticated; keys get 120
@@ -67,7 +70,8 @@ class BinanceWeights:
         state = self._ips.setdefault(ip, _WeightWindow())
         if now_s < state.banned_until_s:
             return self._banned(state, now_s)
-        window_start = math.floor(now_s / 60) * 60.0
+        origin = self.settings.binance_window_origin_s
+        window_start = origin + math.floor((now_s - origin) / 60) * 60.0
         if window_start != state.window_start_s:
             state.window_start_s, state.used, state.rejections = window_start, 0, 0
         state.used += weight

@@ -88,6 +88,7 @@ class ReplayServer:
             exchange=self.exchange_id,
             kinds=self.exchange.venue.ground_truth_kinds,
             moment=self.exchange.moment(),
+            trade_id=self.exchange.venue.published_trade_id,
         )
 
     def application(self) -> web.Application:
@@ -131,8 +132,9 @@ class ReplayServer:
                 ip=_ip(request), endpoint=endpoint.name, params=params, reply=reply, now_s=now_s
             )
             reply = Reply(reply.body, reply.status, {**reply.headers, **headers})
-        text = exchange.http_faults.body(json.dumps(reply.body, separators=(",", ":")))
-        return _json_response(reply, text=text)
+        body = reply.body
+        encoded = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+        return _json_response(reply, text=exchange.http_faults.body(encoded))
 
     def _websocket_handler(self, route: WsRoute) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -163,6 +165,8 @@ def _ip(request: web.Request) -> str:
 
 
 def _json_response(reply: Reply, *, text: str) -> web.Response:
+    """JSON, or plain text when the exchange answers with a bare message (Hyperliquid's 422)."""
+    content_type = "text/plain" if isinstance(reply.body, str) else "application/json"
     return web.Response(
-        status=reply.status, text=text, content_type="application/json", headers=dict(reply.headers)
+        status=reply.status, text=text, content_type=content_type, headers=dict(reply.headers)
     )

@@ -25,6 +25,8 @@ class FrameKind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
+    """A frame to send: a JSON-able payload, or a str sent as it is (BitMEX's "pong")."""
+
     payload: Any
     kind: FrameKind = FrameKind.DATA
 
@@ -54,3 +56,34 @@ def closed_candles(*, market: Market, from_minute: int, to_minute: int) -> list[
 
 def current_minute(moment: Moment) -> int:
     return minute_floor(moment.now_ms)
+
+
+class CandleCursor(Protocol):
+    """How far a candle subscription has got: next trade index, and the minute it is in."""
+
+    trade_index: int
+    minute: int
+
+
+def touched_candles(*, cursor: CandleCursor, market: Market, moment: Moment) -> list[Candle]:
+    """Candles to push to a subscription that follows trades (Kraken's ohlc, Hyperliquid's
+    candle): the final values of minutes that new trades touched (or that a candle-only
+    recording entered), then the one in progress if it changed; never a minute without trades.
+    Advances the cursor."""
+    upto = market.visible_trades(now_ns=moment.now_ns)
+    touched = {minute_floor(t.time_ms) for t in market.trades[cursor.trade_index : upto]}
+    minute = current_minute(moment)
+    entered = range(cursor.minute + MINUTE_MS, minute + MINUTE_MS, MINUTE_MS)
+    touched.update(m for m in entered if not market.is_live_minute(m))
+    cursor.trade_index, cursor.minute = upto, minute
+    updates: list[Candle] = []
+    for touched_minute in sorted(touched):
+        if touched_minute < minute:
+            updates.extend(
+                closed_candles(
+                    market=market, from_minute=touched_minute, to_minute=touched_minute + MINUTE_MS
+                )
+            )
+        else:
+            updates.extend(c for c in [market.in_progress(now_ns=moment.now_ns)] if c is not None)
+    return [c for c in updates if not c.is_empty]

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tests.replay_exchange.models import PLAIN_CANDLES, CandleRules, Endpoint, RecordedSeries, Reply
+from tests.replay_exchange.models import (
+    PLAIN_CANDLES,
+    CandleRules,
+    Endpoint,
+    RecordedSeries,
+    Reply,
+    Trade,
+    recorded_trade_id,
+)
 from tests.replay_exchange.ratelimits import RateLimitSettings
 from tests.replay_exchange.streams import StreamCore
 
@@ -73,3 +81,4 @@ class Venue:
     readers: tuple[Reader, ...] = ()
     candle_rules: CandleRules = PLAIN_CANDLES
     ground_truth_kinds: tuple[str, ...] = ("candles_1m", "trades")
+    published_trade_id: Callable[[Trade], str] = recorded_trade_id

@@ -6,10 +6,14 @@ Adding an exchange is adding its package (see venue.py for what it provides) and
 from __future__ import annotations
 
 from tests.replay_exchange.binance import venue as binance
+from tests.replay_exchange.bitmex import venue as bitmex
+from tests.replay_exchange.hyperliquid import venue as hyperliquid
 from tests.replay_exchange.kraken import venue as kraken
 from tests.replay_exchange.venue import Venue
 
-VENUES: dict[str, Venue] = {venue.name: venue for venue in (binance.VENUE, kraken.VENUE)}
+VENUES: dict[str, Venue] = {
+    venue.name: venue for venue in (binance.VENUE, kraken.VENUE, bitmex.VENUE, hyperliquid.VENUE)
+}
 
 EXCHANGES = tuple(VENUES)
 

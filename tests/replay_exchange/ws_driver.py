@@ -69,7 +69,7 @@ async def serve(
             try:
                 message: Any = json.loads(received.data)
             except ValueError:
-                message = None
+                message = received.data  # plain text, such as BitMEX's "ping"
             await sender.send(core.on_message(message=message, moment=exchange.moment()))
     finally:
         pump.cancel()
@@ -112,7 +112,12 @@ class _Sender:
             return
         async with self._lock:
             for frame in self._ordered(frames):
-                text = json.dumps(frame.payload, separators=(",", ":"))
+                payload = frame.payload
+                text = (
+                    payload
+                    if isinstance(payload, str)
+                    else json.dumps(payload, separators=(",", ":"))
+                )
                 if frame.kind is not FrameKind.CONTROL:
                     text = self.faults.frame(text)
                 if self.ws.closed:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.replay_exchange.kraken import payloads
-from tests.replay_exchange.markets import Market, Moment
-from tests.replay_exchange.models import MINUTE_MS, Candle, minute_floor
-from tests.replay_exchange.streams import FrameKind, Outgoing, closed_candles, current_minute
+from tests.replay_exchange.markets import Moment
+from tests.replay_exchange.models import Candle
+from tests.replay_exchange.streams import FrameKind, Outgoing, current_minute, touched_candles
 
 TRADE_SNAPSHOT = 50
 OHLC_SNAPSHOT = 10
@@ -91,7 +91,9 @@ class KrakenStreams:
                 frames.append(Outgoing(frame, FrameKind.TRADE))
         for symbol, cursor in self._ohlc.items():
             if moment.is_listed(symbol):
-                candles = self._ohlc_updates(cursor, moment.markets[symbol], moment)
+                candles = touched_candles(
+                    cursor=cursor, market=moment.markets[symbol], moment=moment
+                )
                 frames.extend(self._ohlc_frame("update", symbol, [c], moment) for c in candles)
         return frames
 
@@ -140,31 +142,6 @@ class KrakenStreams:
             if window:
                 frames.append(self._ohlc_frame("snapshot", symbol, [c for c, _ in window], moment))
         return frames
-
-    @staticmethod
-    def _ohlc_updates(cursor: _Cursor, market: Market, moment: Moment) -> list[Candle]:
-        """Candles to send: minutes touched by new trades, and new candle-only minutes."""
-        upto = market.visible_trades(now_ns=moment.now_ns)
-        touched = {minute_floor(t.time_ms) for t in market.trades[cursor.trade_index : upto]}
-        minute = current_minute(moment)
-        entered = range(cursor.minute + MINUTE_MS, minute + MINUTE_MS, MINUTE_MS)
-        touched.update(m for m in entered if not market.is_live_minute(m))
-        cursor.trade_index, cursor.minute = upto, minute
-        updates = []
-        for touched_minute in sorted(touched):
-            if touched_minute < minute:
-                updates.extend(
-                    closed_candles(
-                        market=market,
-                        from_minute=touched_minute,
-                        to_minute=touched_minute + MINUTE_MS,
-                    )
-                )
-            else:
-                updates.extend(
-                    c for c in [market.in_progress(now_ns=moment.now_ns)] if c is not None
-                )
-        return [c for c in updates if not c.is_empty]
 
     @staticmethod
     def _ohlc_frame(kind: str, symbol: str, candles: list[Candle], moment: Moment) -> Outgoing:
