@@ -81,9 +81,9 @@ async def test_ws_close_on_demand(binance_replay: ReplayServer, replay_ccxt: Mak
 async def test_binance_weight_limit_gives_429_then_418(
     replay_server_factory: StartServer, replay_ccxt: MakeClient
 ) -> None:
-    if time.time() % 60 > 50:  # the weight window is the wall-clock minute
-        await asyncio.sleep(61 - time.time() % 60)
-    limits = RateLimitSettings(binance_weight_per_minute=24, binance_429s_before_ban=1)
+    limits = RateLimitSettings(  # the weight window starts now, not on the wall-clock minute
+        binance_weight_per_minute=24, binance_429s_before_ban=1, binance_window_origin_s=time.time()
+    )
     server = await replay_server_factory(
         exchange="binance", faults=FaultPlan(rate_limits=True, limits=limits)
     )

@@ -7,6 +7,8 @@ and reordered trade frames.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.replay_exchange.faults import MALFORMED_BODY, FaultPlan, FrameFaults, HttpFaults
@@ -28,6 +30,15 @@ def test_binance_weight_over_the_minute_is_429_with_retry_after_until_the_next_w
     assert weights.charge(ip="b", weight=20, now_s=615.0) is None  # per IP
     assert weights.charge(ip="a", weight=20, now_s=660.0) is None  # a new window
     assert weights.used_weight_header(ip="a") == {"X-MBX-USED-WEIGHT-1M": "20"}
+
+
+def test_binance_windows_start_at_the_origin_a_test_sets() -> None:
+    weights = BinanceWeights(settings=dataclasses.replace(LIMITS, binance_window_origin_s=615.5))
+    assert weights.charge(ip="a", weight=50, now_s=615.5) is None  # the window starts here
+    refused = weights.charge(ip="a", weight=1, now_s=660.0)  # a wall-clock minute would reset
+    assert refused is not None
+    assert refused.headers["Retry-After"] == "16"  # 675.5 - 660, rounded up
+    assert weights.charge(ip="a", weight=50, now_s=675.5) is None
 
 
 def test_binance_bans_clients_that_do_not_back_off_and_doubles_the_ban() -> None:
