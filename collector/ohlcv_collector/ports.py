@@ -5,10 +5,12 @@ the fullon libraries are importable, a fullon backend. The runtime depends only 
 these protocols, so backends plug in without the runtime knowing which one it drives.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import timedelta
+from typing import Any, Protocol
 
+from ohlcv_collector.core.health import ProcessStatus, Record
 from ohlcv_collector.models import Candle, SeriesKind, Target, TimeRange, Trade
 
 
@@ -17,6 +19,10 @@ class TargetSource(Protocol):
 
     async def targets(self, *, exchange: str) -> list[Target]:
         """Active, non-ticker-only symbols of `exchange` for the configured user."""
+        ...
+
+    async def all_targets(self) -> list[Target]:
+        """The targets of every exchange, by exchange and symbol."""
         ...
 
     async def all_exchanges(self) -> list[str]:
@@ -96,6 +102,10 @@ class MarketStream(Protocol):
     async def close(self) -> None:
         """Close every connection."""
         ...
+
+
+class Market(MarketData, MarketStream, Protocol):
+    """An exchange reachable over REST and WebSocket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,3 +188,36 @@ class ExchangeUnavailableError(MarketDataError):
 
 class SymbolUnavailableError(MarketDataError):
     """The exchange does not list the symbol (unknown or delisted); retrying will not help."""
+
+
+class HealthStore(Protocol):
+    """fullon_cache's ProcessCache: register/update/stop records, and list the active ones."""
+
+    async def register(
+        self, *, component: str, params: Mapping[str, Any], message: str, status: ProcessStatus
+    ) -> str:
+        """A new record; returns its process id."""
+        ...
+
+    async def update(
+        self,
+        *,
+        process_id: str,
+        status: ProcessStatus | None = None,
+        message: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Refresh a record's heartbeat (and fields); False when it has expired."""
+        ...
+
+    async def stop(self, *, process_id: str, message: str | None = None) -> bool:
+        """Mark a record stopped and remove it from the active ones."""
+        ...
+
+    async def active_records(self, *, window: timedelta) -> list[Record]:
+        """Records whose last update is within `window`."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

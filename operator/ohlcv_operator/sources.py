@@ -1,16 +1,15 @@
 """Where the operator reads targets and health: the collector package's own backends.
 
-The operator reuses the collector's seams (the fullon_orm targets reader and the
-ProcessCache health reader), so both sides of the system read the same tables and
-keys the same way.
+The operator opens them where the collectors do (`ohlcv_collector.runtime.assembly`:
+fullon_orm and fullon_cache where they import, else the built-in SQL and Redis
+backends), so both sides of the system read the same tables and keys the same way.
 """
 
 from datetime import UTC, datetime, timedelta
 
 from ohlcv_collector.backends.health.reader import HealthReader
-from ohlcv_collector.backends.health.redis import RedisHealth
-from ohlcv_collector.backends.targets import SqlTargetSource
 from ohlcv_collector.core.liveness import SymbolHealth
+from ohlcv_collector.runtime import assembly
 from ohlcv_operator.health import HealthSnapshot, SymbolReport
 
 
@@ -37,8 +36,8 @@ class Sources:
     def __init__(
         self, *, targets_url: str, user_mail: str, redis_url: str | None, stale_after: timedelta
     ) -> None:
-        self.targets = SqlTargetSource(targets_url, user_mail=user_mail)
-        self._redis = RedisHealth.from_url(redis_url) if redis_url else None
+        self.targets = assembly.open_targets(url=targets_url, user_mail=user_mail)
+        self._redis = assembly.open_health(redis_url)
         self._reader = HealthReader(self._redis, stale_after=stale_after) if self._redis else None
 
     async def target_symbols(self, *, exchange: str, allowed: tuple[str, ...]) -> list[str]:

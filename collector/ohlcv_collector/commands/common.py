@@ -15,12 +15,9 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from ohlcv_collector.backends.targets import (
-    SqlTargetSource,
-    TargetNotFoundError,
-    TargetsDatabaseError,
-)
+from ohlcv_collector.backends.targets import TargetNotFoundError, TargetsDatabaseError
 from ohlcv_collector.models import Target
+from ohlcv_collector.runtime import assembly
 from ohlcv_collector.settings import CollectorSettings, DatabaseSettings, problems
 
 PROGRAM = "ohlcv-collector"
@@ -97,8 +94,9 @@ def note(message: str) -> None:
 
 
 async def read_targets(args: argparse.Namespace) -> list[Target]:
-    """The targets of `--exchange`, or of every exchange, from the `--targets-url` database."""
-    source = SqlTargetSource(targets_url(args), user_mail=user_mail())
+    """The targets of `--exchange`, or of every exchange, where the collectors read them
+    (fullon_orm, else the `--targets-url` database)."""
+    source = assembly.open_targets(url=targets_url(args), user_mail=user_mail())
     try:
         if args.exchange is None:
             return await source.all_targets()

@@ -9,8 +9,7 @@ import sqlite3
 
 import asyncpg
 
-from ohlcv_collector.backends.storage import open_storage
-from ohlcv_collector.backends.targets import SqlTargetEditor, redact_url
+from ohlcv_collector.backends.targets import redact_url
 from ohlcv_collector.commands.common import (
     CommandError,
     add_targets_url,
@@ -19,6 +18,7 @@ from ohlcv_collector.commands.common import (
     targets_url,
     user_mail,
 )
+from ohlcv_collector.runtime import assembly
 from ohlcv_collector.settings import DatabaseSettings
 
 STORAGE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError)
@@ -47,7 +47,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 async def _init(args: argparse.Namespace) -> int:
     url = targets_url(args)
-    editor = SqlTargetEditor(url, user_mail=user_mail())
+    editor = assembly.open_target_editor(url=url, user_mail=user_mail())
     try:
         created = await editor.init_schema()
     finally:
@@ -59,7 +59,7 @@ async def _init(args: argparse.Namespace) -> int:
         print(f"targets: all tables already exist in {where}")
     storage_url = str(args.storage_url or settings(DatabaseSettings).storage_url())
     try:
-        storage = await open_storage(storage_url)
+        storage = await assembly.open_storage_for(storage_url)
         try:
             await storage.migrate()
         finally:

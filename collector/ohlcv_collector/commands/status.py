@@ -12,7 +12,6 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from ohlcv_collector.backends.storage import open_storage
 from ohlcv_collector.backends.targets import redact_url
 from ohlcv_collector.commands.common import (
     CommandError,
@@ -28,6 +27,7 @@ from ohlcv_collector.core.coverage import exchange_clock, holes
 from ohlcv_collector.core.progress import progress_of
 from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
 from ohlcv_collector.ports import Storage
+from ohlcv_collector.runtime import assembly
 from ohlcv_collector.settings import DatabaseSettings
 
 DAY_MS = 86_400_000
@@ -68,7 +68,7 @@ async def _status(args: argparse.Namespace) -> int:
     targets = await read_targets(args)
     url = str(args.storage_url or settings(DatabaseSettings).storage_url())
     try:
-        storage = await open_storage(url)
+        storage = await assembly.open_storage_for(url)
         try:
             now = int(time.time() * 1000)
             reports = [await report(storage, target, now=now) for target in targets]

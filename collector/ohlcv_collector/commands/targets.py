@@ -11,7 +11,6 @@ import dataclasses
 import difflib
 import json
 
-from ohlcv_collector.backends.targets import SqlTargetEditor
 from ohlcv_collector.backends.targets.orm_cache import (
     INVALIDATED_PATTERNS,
     OrmCacheError,
@@ -29,6 +28,7 @@ from ohlcv_collector.commands.common import (
     user_mail,
 )
 from ohlcv_collector.models import Target
+from ohlcv_collector.runtime import assembly
 
 _COLUMNS = ("EXCHANGE", "SYMBOL", "BACKTEST_DAYS", "UPDATEFRAME")
 
@@ -81,7 +81,7 @@ def _check_exchange(exchange: str) -> None:
 
 async def _add(args: argparse.Namespace) -> int:
     _check_exchange(args.exchange)
-    editor = SqlTargetEditor(targets_url(args), user_mail=user_mail())
+    editor = assembly.open_target_editor(url=targets_url(args), user_mail=user_mail())
     try:
         added = await editor.add(
             exchange=args.exchange,
@@ -103,7 +103,7 @@ async def _add(args: argparse.Namespace) -> int:
 
 
 async def _remove(args: argparse.Namespace) -> int:
-    editor = SqlTargetEditor(targets_url(args), user_mail=user_mail())
+    editor = assembly.open_target_editor(url=targets_url(args), user_mail=user_mail())
     try:
         if args.symbol is not None:
             await editor.remove(exchange=args.exchange, symbol=args.symbol)

@@ -1,22 +1,22 @@
 """Which backend serves each port: the fullon library where it imports, else the built-in.
 
-Each concern is decided on its own (fullon-contract.md lists why the libraries may be
-missing), so a partial fullon installation still uses what it has. Health and the
-shared request budget need Redis (REDIS_HOST); without it a collector runs alone.
+The one place where backends are chosen: `run`, `status`, `db`, `targets` and the
+operator open their targets, storage, health and budget here, so that every entry point
+reads what the collectors write. Each concern is decided on its own (fullon-contract.md
+lists why the libraries may be missing), so a partial fullon installation still uses
+what it has. Health and the shared request budget need Redis (REDIS_HOST); without it a
+collector runs alone.
 """
 
 import logging
 
 from ohlcv_collector.backends.budget import SharedBudget
-from ohlcv_collector.backends.ccxt.market import CcxtMarket
 from ohlcv_collector.backends.fullon import available
 from ohlcv_collector.backends.health import RedisHealth
 from ohlcv_collector.backends.storage import open_storage
-from ohlcv_collector.backends.targets import SqlTargetSource
+from ohlcv_collector.backends.targets import SqlTargetEditor, SqlTargetSource
 from ohlcv_collector.observability.logs import configure_json_logging
-from ohlcv_collector.ports import Storage, TargetSource
-from ohlcv_collector.runtime.fleet import HealthStore
-from ohlcv_collector.runtime.symbol import Market
+from ohlcv_collector.ports import HealthStore, Market, Storage, TargetSource
 from ohlcv_collector.settings import CollectorSettings
 
 log = logging.getLogger("ohlcv_collector.assembly")
@@ -41,6 +41,15 @@ def open_targets(*, url: str, user_mail: str) -> TargetSource:
     return SqlTargetSource(url, user_mail=user_mail)
 
 
+def open_target_editor(*, url: str, user_mail: str) -> SqlTargetEditor:
+    """SQL over the fullon_orm tables at `url`, with or without fullon_orm.
+
+    fullon_orm has no schema creation and no deletion of symbols, so `db init` and
+    `targets add|remove` write the tables themselves (and clear fullon_orm's cache).
+    """
+    return SqlTargetEditor(url, user_mail=user_mail)
+
+
 def open_market(
     *,
     exchange: str,
@@ -53,6 +62,9 @@ def open_market(
         from ohlcv_collector.backends.fullon.market import FullonMarket
 
         return FullonMarket(exchange_id=exchange, user_mail=settings.user_mail, targets=targets)
+    # Imported here: ccxt takes a second to import, and the other commands don't need it.
+    from ohlcv_collector.backends.ccxt.market import CcxtMarket
+
     return CcxtMarket(
         exchange_id=exchange,
         options=settings.ccxt_options,
@@ -80,6 +92,11 @@ def open_health(redis_url: str | None) -> HealthStore | None:
 
         return FullonHealth()
     return RedisHealth.from_url(redis_url)
+
+
+def open_budget(*, redis_url: str | None, exchange: str) -> SharedBudget | None:
+    """The exchange's request budget shared by its replicas; None without Redis."""
+    return SharedBudget.from_url(redis_url, exchange=exchange) if redis_url else None
 
 
 def chosen(*, targets: object, market: object, storage: object, health: object) -> None:

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from ohlcv_collector.models import SeriesKind, Target
 from ohlcv_collector.observability import metrics
-from ohlcv_collector.ports import MarketDataError, Storage, TargetSource
+from ohlcv_collector.ports import Market, MarketDataError, Storage, TargetSource
 from ohlcv_collector.runtime.sink import BatchSink, SymbolSink
 from ohlcv_collector.runtime.status import Phase, SymbolStatus
-from ohlcv_collector.runtime.symbol import CollectOptions, Market, SymbolCollector
+from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
 
 log = logging.getLogger("ohlcv_collector.exchange")
 

@@ -22,42 +22,19 @@ import socket
 import time
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
 
 from ohlcv_collector.core import health
 from ohlcv_collector.core.health import ProcessStatus
 from ohlcv_collector.core.liveness import collectors_of, live_members
 from ohlcv_collector.core.retry import HEALTH_WRITE, is_our_bug
 from ohlcv_collector.core.sharding import assign
+from ohlcv_collector.ports import HealthStore
 from ohlcv_collector.runtime.status import Phase, SymbolStatus
 
 log = logging.getLogger("ohlcv_collector.fleet")
 
 TICK_SECONDS = 1.0  # how soon a phase change reaches Redis
 CALL_TIMEOUT_SECONDS = 2.0
-
-
-class HealthStore(Protocol):
-    """ProcessCache's register/update/stop, and the records active within a window."""
-
-    async def register(
-        self, *, component: str, params: Mapping[str, Any], message: str, status: ProcessStatus
-    ) -> str: ...
-
-    async def update(
-        self,
-        *,
-        process_id: str,
-        status: ProcessStatus | None = None,
-        message: str | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> bool: ...
-
-    async def stop(self, *, process_id: str, message: str | None = None) -> bool: ...
-
-    async def active_records(self, *, window: timedelta) -> list[health.Record]: ...
-
-    async def close(self) -> None: ...
 
 
 class Fleet:

@@ -10,7 +10,6 @@ import logging
 import signal
 from dataclasses import dataclass
 
-from ohlcv_collector.backends.budget import SharedBudget
 from ohlcv_collector.observability import metrics
 from ohlcv_collector.observability.http import start_probe_server
 from ohlcv_collector.runtime import assembly
@@ -58,11 +57,7 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
             member_timeout_seconds=settings.member_timeout_seconds(),
         )
         await fleet.start()
-    budget = (
-        SharedBudget.from_url(config.redis_url, exchange=config.exchange)
-        if config.redis_url
-        else None
-    )
+    budget = assembly.open_budget(redis_url=config.redis_url, exchange=config.exchange)
     targets = assembly.open_targets(url=config.targets_url, user_mail=settings.user_mail)
     market = assembly.open_market(
         exchange=config.exchange, settings=settings, targets=targets, budget=budget

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
 from ohlcv_collector.core.coverage import exchange_clock, holes, since_first, whole_minutes
@@ -29,8 +29,7 @@ from ohlcv_collector.core.retry import (
 from ohlcv_collector.core.streams import CandleStreamTracker, TradeStreamTracker
 from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, Target, TimeRange, Trade
 from ohlcv_collector.ports import (
-    MarketData,
-    MarketStream,
+    Market,
     StreamInterruptedError,
     SymbolUnavailableError,
 )
@@ -44,10 +43,6 @@ log = logging.getLogger("ohlcv_collector.symbol")
 DAY_MS = 86_400_000
 POLL_GRACE_MS = 2_000  # exchanges publish a closed bar shortly after its minute ends
 Row = TypeVar("Row", Candle, Trade)
-
-
-class Market(MarketData, MarketStream, Protocol):
-    """An exchange reachable over REST and WebSocket."""
 
 
 class SymbolFailedError(Exception):

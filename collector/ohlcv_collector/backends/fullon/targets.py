@@ -35,6 +35,10 @@ class FullonTargetSource:
         """Targets of `exchange` for the user, freshly read."""
         return await self._select(exchange=exchange)
 
+    async def all_targets(self) -> list[Target]:
+        """Targets of every exchange for the user, freshly read."""
+        return await self._select(exchange=None)
+
     async def all_exchanges(self) -> list[str]:
         """Exchanges that have at least one target, sorted."""
         return sorted({target.exchange for target in await self._select(exchange=None)})
