@@ -8,7 +8,7 @@ connection); order and coverage kept with their rows; flush() and close().
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -18,6 +18,7 @@ from ohlcv_collector.core.retry import RetryPolicy
 from ohlcv_collector.models import Candle, SeriesKind, TimeRange, Trade
 from ohlcv_collector.ports import Coverage, Storage, WriteBatch, WriteResult
 from ohlcv_collector.runtime.writer import BatchWriter
+from tests.harness.waiting import wait_until_async
 from tests.integration.storage_backends import (
     BACKENDS,
     EXCHANGE,
@@ -57,23 +58,18 @@ async def stored_trades(storage: Storage) -> int:
     return len(await storage.trades(exchange=EXCHANGE, symbol=SYMBOL, window=ALL_TIME))
 
 
-async def eventually(condition: Callable[[], Awaitable[bool]], *, within: float = 3.0) -> float:
-    """Seconds until `condition` holds, polling every 10 ms; fails after `within` seconds."""
-    started = time.monotonic()
-    for _ in range(int(within / 0.01)):
-        if await condition():
-            return time.monotonic() - started
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"still not true after {within} s")
+POLL_S = 0.01  # fine enough for the timing checks below
 
 
 async def seconds_until_stored(storage: Storage, *, rows: int) -> float:
     """How long until `rows` trades are stored."""
+    started = time.monotonic()
 
     async def stored() -> bool:
         return await stored_trades(storage) >= rows
 
-    return await eventually(stored)
+    await wait_until_async(stored, timeout=3, interval=POLL_S, describe=f"{rows} trades stored")
+    return time.monotonic() - started
 
 
 async def test_writes_once_max_rows_are_buffered(storage: Storage) -> None:
@@ -104,10 +100,13 @@ async def test_put_waits_while_the_buffer_is_full(backend: Backend, storage: Sto
             await writer.put(trades_batch(0, 39))  # 40 rows with the coverage
             await writer.put(trades_batch(39, 39))
             blocked = asyncio.create_task(writer.put(trades_batch(78, 39)))
-            await asyncio.sleep(0.5)
+
+            async def failed() -> bool:
+                return writer.stats.failures >= 1
+
+            await wait_until_async(failed, timeout=3, interval=POLL_S, describe="a failed write")
             assert not blocked.done()
             assert writer.stats.buffered_rows == 80
-            assert writer.stats.failures >= 1
         await asyncio.wait_for(blocked, timeout=3)
         await writer.flush()
         assert writer.stats.buffered_rows == 0
@@ -129,7 +128,9 @@ async def test_every_row_is_stored_exactly_once_across_an_outage(
             async def failed_thrice() -> bool:
                 return writer.stats.failures >= 3
 
-            await eventually(failed_thrice)
+            await wait_until_async(
+                failed_thrice, timeout=3, interval=POLL_S, describe="three failed writes"
+            )
             assert writer.stats.trades_inserted == 100
         await writer.put(trades_batch(1000, 100))
         await writer.flush()
@@ -247,7 +248,8 @@ async def test_close_cuts_a_long_backoff_short(backend: Backend, storage: Storag
         async def failed() -> bool:
             return writer.stats.failures >= 1
 
-        await eventually(failed)  # now waiting 10 s before the next try
+        # Now waiting 10 s before the next try.
+        await wait_until_async(failed, timeout=3, interval=POLL_S, describe="a failed write")
         closing = asyncio.create_task(writer.close())
         await asyncio.sleep(0.2)
     await asyncio.wait_for(closing, timeout=1.5)  # not the 10 s backoff
