@@ -170,6 +170,7 @@ def desired_deployment(
         },
         "spec": {
             "replicas": 0 if spec.paused else spec.replicas,
+            "progressDeadlineSeconds": settings.collector_progress_deadline_seconds,
             "selector": {"matchLabels": selector_labels(name)},
             "template": {"metadata": template_metadata, "spec": pod_spec},
         },

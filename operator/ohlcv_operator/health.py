@@ -9,7 +9,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-UNHEALTHY_LISTED = 10
+# How many unhealthy symbols `.status.health.unhealthy` lists (the CRD's maxItems and the
+# README say the same number; a unit test holds the three together).
+UNHEALTHY_LISTED = 20
 
 
 class Verdict(StrEnum):
@@ -60,7 +62,9 @@ def judge(report: SymbolReport | None, *, symbol: str, stale_lag_seconds: int) -
         return SymbolVerdict(symbol, Verdict.ERROR, report.message)
     lag = report.lag_seconds
     if not report.backfilling and lag is not None and lag > stale_lag_seconds:
-        return SymbolVerdict(symbol, Verdict.STALE, f"data {lag:.0f} s behind: {report.message}")
+        # The threshold, not the lag itself: the message must not change with every heartbeat.
+        behind = f"data more than {stale_lag_seconds} s behind"
+        return SymbolVerdict(symbol, Verdict.STALE, f"{behind}: {report.message}")
     return SymbolVerdict(symbol, Verdict.HEALTHY, report.message)
 
 

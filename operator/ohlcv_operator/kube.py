@@ -6,21 +6,47 @@ Deployment fields it sets. This is one small aiohttp session built from the same
 credentials kopf logged in with.
 """
 
+import asyncio
+import json
+import logging
+import random
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import kopf
 
+from ohlcv_collector.core.retry import backoff_delay
 from ohlcv_operator.spec import FIELD_MANAGER, GROUP, PLURAL, VERSION
+
+log = logging.getLogger("ohlcv_operator.kube")
+
+# Answers that say "not now" rather than "no": throttled, or the server (or something it
+# calls, such as an admission webhook or etcd) failing for a while. 0 is no answer at all.
+RETRIED_STATUSES = frozenset({0, 429, 500, 502, 503, 504})
+# 409 too is transient, but retrying the same body cannot succeed: the caller re-reads.
+TRANSIENT_STATUSES = RETRIED_STATUSES | {409}
+# A request is tried this often, waiting 0.5, 1, 2 s at most in between (full jitter):
+# long enough to ride out an apiserver or webhook restart, short enough that a reconcile
+# that still fails gives way to the next trigger instead of holding the resource's lock.
+ATTEMPTS = 4
+BACKOFF_BASE, BACKOFF_CAP = 0.5, 4.0
 
 
 class KubeError(Exception):
-    """The API server refused a request; the message carries its reason."""
+    """The API server refused a request (status 0: it could not be reached); the message
+    carries its reason."""
 
-    def __init__(self, message: str, *, status: int) -> None:
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """Whether the same request may succeed later (conflicts, throttling, outages):
+        such errors are retried and never reported as a stalled resource."""
+        return self.status in TRANSIENT_STATUSES
 
 
 class KubeClient:
@@ -47,22 +73,58 @@ class KubeClient:
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
     ) -> tuple[int, dict[str, Any] | None]:
-        async with self._session.request(
-            method,
-            f"{self._server}{path}",
-            json=body,
-            params=params,
-            headers={"Content-Type": content_type},
-        ) as response:
-            if response.status == 404 and method == "GET":
-                return response.status, None
-            payload: dict[str, Any] = await response.json(content_type=None)
-            if response.status >= 400:
-                raise KubeError(
-                    f"{method} {path}: {response.status} {payload.get('message', payload)}",
-                    status=response.status,
+        """One API call, retried with backoff while the answer is "not now"."""
+        attempt = 0
+        while True:
+            try:
+                return await self._once(
+                    method, path, body=body, params=params, content_type=content_type
                 )
-            return response.status, payload
+            except KubeError as error:
+                if error.status not in RETRIED_STATUSES or attempt + 1 >= ATTEMPTS:
+                    raise
+                delay = backoff_delay(
+                    attempt=attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP, random=random.random()
+                )
+                delay = max(delay, error.retry_after or 0.0)
+                log.info("%s; retrying in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any,
+        params: dict[str, str] | None,
+        content_type: str,
+    ) -> tuple[int, dict[str, Any] | None]:
+        try:
+            async with self._session.request(
+                method,
+                f"{self._server}{path}",
+                json=body,
+                params=params,
+                headers={"Content-Type": content_type},
+            ) as response:
+                if response.status == 404 and method == "GET":
+                    return response.status, None
+                text = await response.text()
+                retry_after = response.headers.get("Retry-After", "")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise KubeError(f"{method} {path}: {error!r}", status=0) from error
+        try:
+            payload: dict[str, Any] = json.loads(text) if text else {}
+        except ValueError:  # a proxy's HTML error page, say
+            payload = {"message": text[:200]}
+        if response.status >= 400:
+            raise KubeError(
+                f"{method} {path}: {response.status} {payload.get('message', payload)}",
+                status=response.status,
+                retry_after=float(retry_after) if retry_after.isdigit() else None,
+            )
+        return response.status, payload
 
     async def apply(self, manifest: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """Server-side apply of a namespaced apps/v1 Deployment, owned by the operator's

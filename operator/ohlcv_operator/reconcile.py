@@ -27,7 +27,14 @@ from ohlcv_operator.spec import (
     parse_spec,
     selector_string,
 )
-from ohlcv_operator.status import DeploymentState, Observation, compute_status, transitions
+from ohlcv_operator.status import (
+    Change,
+    DeploymentState,
+    Observation,
+    classify_change,
+    compute_status,
+    transitions,
+)
 
 log = logging.getLogger("ohlcv_operator.reconcile")
 
@@ -37,14 +44,21 @@ def _now() -> str:
 
 
 def deployment_state(deployment: dict[str, Any]) -> DeploymentState:
-    """What the operator needs from a Deployment's status."""
+    """What the operator needs from a Deployment's status (the deployment controller's
+    ProgressDeadlineExceeded is how Kubernetes itself says a rollout is stuck)."""
     status = deployment.get("status") or {}
     generation = (deployment.get("metadata") or {}).get("generation", 0)
+    progressing: dict[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "Progressing"), {}
+    )
+    stuck = progressing.get("reason") == "ProgressDeadlineExceeded"
     return DeploymentState(
         desired=int((deployment.get("spec") or {}).get("replicas", 0)),
+        existing=int(status.get("replicas", 0)),
         ready=int(status.get("readyReplicas", 0)),
         updated=int(status.get("updatedReplicas", 0)),
         observed_current=int(status.get("observedGeneration", 0)) >= int(generation),
+        stuck=str(progressing.get("message") or "the rollout made no progress") if stuck else None,
     )
 
 
@@ -64,6 +78,8 @@ class Reconciler:
         self._settings = settings
         self._known = known_exchanges
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # When each resource's heartbeat figures were last written (or first seen).
+        self._figures_at: dict[str, float] = {}
 
     async def reconcile(self, *, name: str) -> None:
         """Bring one resource's Deployment and status in line with what is observed."""
@@ -93,8 +109,10 @@ class Reconciler:
             now=_now(),
             stale_lag_seconds=self._settings.stale_lag_seconds,
         )
-        if status != previous:
+        if self._worth_writing(name=name, change=classify_change(before=previous, after=status)):
             await self._kube.replace_status(namespace=namespace, name=name, status=status)
+        else:
+            status = previous or status  # what the resource keeps saying
         events = transitions(before=previous, after=status)
         if created:
             events.insert(
@@ -111,6 +129,17 @@ class Reconciler:
         metrics.SYMBOLS_UNHEALTHY.labels(exchange=exchange).set(
             health.get("symbolsStale", 0) + health.get("symbolsError", 0)
         )
+
+    def _worth_writing(self, *, name: str, change: Change) -> bool:
+        """Write meaningful changes at once, moved lag figures once per status_refresh_seconds."""
+        now = time.monotonic()
+        if change is Change.FIGURES:
+            since = now - self._figures_at.setdefault(name, now)
+            if since < self._settings.status_refresh_seconds:
+                return False
+        if change is not Change.NONE:
+            self._figures_at[name] = now
+        return change is not Change.NONE
 
     async def _observe(self, body: dict[str, Any]) -> tuple[Observation, bool]:
         metadata = body["metadata"]
@@ -141,6 +170,8 @@ class Reconciler:
             )
             fields["pod_failures"] = tuple(pod_failures(pods))
         except KubeError as error:
+            if error.transient:
+                raise  # retried by the next trigger; a passing outage is not Stalled
             fields["deployment_error"] = f"applying the collector Deployment failed: {error}"
         try:
             fields["targets"] = await self._sources.target_symbols(

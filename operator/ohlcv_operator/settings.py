@@ -57,6 +57,12 @@ class OperatorSettings(BaseSettings):
     collector_node_selector: dict[str, str] = Field(default_factory=dict)
     collector_tolerations: list[dict[str, Any]] = Field(default_factory=list)
     collector_service_account: str | None = None
+    collector_progress_deadline_seconds: int = Field(
+        default=600,
+        gt=0,
+        description="seconds a collector rollout may make no progress before the Deployment"
+        " reports ProgressDeadlineExceeded and the resource turns Stalled",
+    )
     collector_pod: dict[str, Any] = Field(
         default_factory=dict,
         description="defaults of the collector Pods: the keys of spec.POD_FIELDS (the chart's"

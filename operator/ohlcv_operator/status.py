@@ -7,6 +7,7 @@ of `kubectl get ohlcvcollectors`, and the health block lists the unhealthy symbo
 
 import hashlib
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from ohlcv_operator.conditions import FALSE, TRUE, UNKNOWN, Condition, find, settle
@@ -20,9 +21,11 @@ class DeploymentState:
     """The parts of the collector Deployment's status that matter."""
 
     desired: int
+    existing: int  # Pods that exist: the scale subresource's status.replicas
     ready: int
     updated: int
     observed_current: bool
+    stuck: str | None = None  # the message of a ProgressDeadlineExceeded rollout
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,8 @@ def _conditions(seen: Observation, health: HealthSummary | None) -> list[Conditi
     elif seen.pod_failures:
         failures = "; ".join(f.describe() for f in seen.pod_failures[:3])
         stalled = Condition("Stalled", TRUE, seen.pod_failures[0].reason, failures)
+    elif seen.deployment is not None and seen.deployment.stuck is not None:
+        stalled = Condition("Stalled", TRUE, "ProgressDeadlineExceeded", seen.deployment.stuck)
     else:
         stalled = Condition("Stalled", FALSE, "NoErrors", "")
     if seen.targets is None:
@@ -156,8 +161,9 @@ def compute_status(
     ready = deployment.ready if deployment else 0
     status: dict[str, Any] = {
         "observedGeneration": seen.generation,
-        "replicas": ready,
+        "replicas": deployment.existing if deployment else 0,
         "readyReplicas": ready,
+        "desiredReplicas": desired,
         "selector": selector_string(seen.name),
         "summary": {
             "replicas": f"{ready}/{desired}",
@@ -184,6 +190,40 @@ def compute_status(
     return status
 
 
+# Figures that move with every collector heartbeat: (block, field) of the status.
+HEARTBEAT_FIGURES = (("summary", "lag"), ("health", "worstLagSeconds"), ("health", "newestCandle"))
+
+
+class Change(Enum):
+    """How a newly computed status differs from the stored one."""
+
+    NONE = "none"
+    FIGURES = "figures"  # only the heartbeat figures moved
+    MEANINGFUL = "meaningful"  # a verdict, a count, a condition or a target changed
+
+
+def _without_figures(status: dict[str, Any]) -> dict[str, Any]:
+    stripped = dict(status)
+    for block, key in HEARTBEAT_FIGURES:
+        if isinstance(stripped.get(block), dict):
+            stripped[block] = {k: v for k, v in stripped[block].items() if k != key}
+    return stripped
+
+
+def classify_change(*, before: dict[str, Any] | None, after: dict[str, Any]) -> Change:
+    """Whether writing `after` over `before` tells anyone something new.
+
+    A lag figure changes on every heartbeat; writing each one would cost an API write per
+    resource per resync and wake every watcher (GitOps tools, dashboards) for nothing. The
+    verdicts computed from the lag (stale or healthy) are meaningful and written at once.
+    """
+    if before == after:
+        return Change.NONE
+    if before is None or _without_figures(before) != _without_figures(after):
+        return Change.MEANINGFUL
+    return Change.FIGURES
+
+
 def transitions(
     *, before: dict[str, Any] | None, after: dict[str, Any]
 ) -> list[tuple[str, str, str]]:
@@ -199,8 +239,7 @@ def transitions(
                 f"{new_targets.get('count')} symbols (was {old_targets.get('count', 0)})",
             )
         )
-    old_desired = _desired(before.get("summary", {}).get("replicas"))
-    new_desired = _desired(after.get("summary", {}).get("replicas"))
+    old_desired, new_desired = before.get("desiredReplicas"), after.get("desiredReplicas")
     if old_desired is not None and new_desired is not None and old_desired != new_desired:
         events.append(
             ("Normal", "Scaled", f"collectors scaled from {old_desired} to {new_desired}")
@@ -215,11 +254,3 @@ def transitions(
         message = new["message"] or f"{kind} is {new['status']}"
         events.append(("Warning" if warning else "Normal", new["reason"], message))
     return events
-
-
-def _desired(replicas: str | None) -> int | None:
-    """The desired count of a `ready/desired` summary string."""
-    if not replicas or "/" not in replicas:
-        return None
-    desired = replicas.split("/", 1)[1]
-    return int(desired) if desired.isdigit() else None

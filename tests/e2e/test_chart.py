@@ -184,6 +184,9 @@ def test_operator_deployment_follows_the_contract(kube: ControlPlane) -> None:
                 "env": [{"name": "DB_REQUIRED", "value": "true"}],
                 "envFrom": [
                     {"secretRef": {"name": "fullon-db"}},
+        "OHLCV_RESYNC_SECONDS": "30",
+        "OHLCV_STATUS_REFRESH_SECONDS": "300",
+        "OHLCV_COLLECTOR_PROGRESS_DEADLINE_SECONDS": "600",
                     {"secretRef": {"name": "fullon-redis", "optional": True}},
                 ],
                 "volumeMounts": [],

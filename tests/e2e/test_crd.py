@@ -130,11 +130,11 @@ def test_crd_file_declares_the_contract() -> None:
         ("Healthy", 0),
         ("Lag", 0),
         ("Ready", 0),
+        ("Reason", 0),
         ("Age", 0),
         ("Paused", 1),
         ("Collectors", 1),
         ("Newest-Candle", 1),
-        ("Reason", 1),
     ]
 
 
@@ -164,6 +164,7 @@ def test_every_field_has_a_description() -> None:
         "observedGeneration",
         "replicas",
         "readyReplicas",
+        "desiredReplicas",
         "selector",
         "targets",
         "health",
@@ -369,13 +370,15 @@ def test_printer_columns(kube: ControlPlane, crd: dict[str, Any], namespace: str
 
     header, row = kube.kubectl("get", "ohlcv", "-n", namespace).stdout.splitlines()
     assert header.split() == [
-        "NAME", "EXCHANGE", "SYMBOLS", "REPLICAS", "HEALTHY", "LAG", "READY", "AGE",
+        "NAME", "EXCHANGE", "SYMBOLS", "REPLICAS", "HEALTHY", "LAG", "READY", "REASON", "AGE",
     ]  # fmt: skip
-    assert row.split()[:7] == ["binance", "binance", "40", "2/2", "39/40", "75s", "False"]
+    assert row.split()[:8] == [
+        "binance", "binance", "40", "2/2", "39/40", "75s", "False", "SymbolsStale",
+    ]  # fmt: skip
 
     header, row = kube.kubectl("get", "ohlcv", "-n", namespace, "-o", "wide").stdout.splitlines()
-    assert header.split()[8:] == ["PAUSED", "COLLECTORS", "NEWEST-CANDLE", "REASON"]
-    assert row.split()[8:] == ["false", "2", "2026-11-21T21:40:00Z", "SymbolsStale"]
+    assert header.split()[9:] == ["PAUSED", "COLLECTORS", "NEWEST-CANDLE"]
+    assert row.split()[9:] == ["false", "2", "2026-11-21T21:40:00Z"]
 
 
 def test_the_fullon_category_lists_collectors(

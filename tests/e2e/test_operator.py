@@ -174,9 +174,19 @@ def test_collector_health_turns_into_status_and_printer_columns(
         "HEALTHY",
         "LAG",
         "READY",
+        "REASON",
         "AGE",
     ]
-    assert table[1].split()[:7] == ["binance", "binance", "3", "0/1", "1/3", "4s", "False"]
+    assert table[1].split()[:8] == [
+        "binance",
+        "binance",
+        "3",
+        "0/1",
+        "1/3",
+        "4s",
+        "False",
+        "Progressing",
+    ]
     assert "SymbolsUnhealthy" in events(kube, namespace, "binance")
 
 

@@ -1,22 +1,40 @@
 """Status, conditions and events tell an on-call person what is wrong, and only flip once."""
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from ohlcv_operator.conditions import find
 from ohlcv_operator.discovery import ExistingResource, plan_discovery
-from ohlcv_operator.health import HealthSnapshot, SymbolReport, Verdict, judge
+from ohlcv_operator.health import UNHEALTHY_LISTED, HealthSnapshot, SymbolReport, Verdict, judge
 from ohlcv_operator.settings import DiscoveryMode
 from ohlcv_operator.spec import CollectorSpec
 from ohlcv_operator.status import (
+    Change,
     DeploymentState,
     Observation,
+    classify_change,
     compute_status,
     format_lag,
     targets_hash,
     transitions,
 )
 
-SETTLED = DeploymentState(desired=2, ready=2, updated=2, observed_current=True)
+SETTLED = DeploymentState(desired=2, existing=2, ready=2, updated=2, observed_current=True)
+
+
+def rollout(
+    *, desired: int, existing: int, ready: int, stuck: str | None = None
+) -> DeploymentState:
+    return DeploymentState(
+        desired=desired,
+        existing=existing,
+        ready=ready,
+        updated=existing,
+        observed_current=True,
+        stuck=stuck,
+    )
 
 
 def report(symbol: str, **changes: Any) -> SymbolReport:
@@ -136,7 +154,7 @@ def test_failures_show_as_conditions_with_reasons() -> None:
     assert condition(database, "TargetsFound") == ("Unknown", "DatabaseUnavailable")
     redis = status_of(observe(health=None, health_error="Redis down"))
     assert condition(redis, "CollectorsHealthy") == ("Unknown", "HealthUnavailable")
-    rolling = status_of(observe(deployment=DeploymentState(3, 1, 1, True)))
+    rolling = status_of(observe(deployment=rollout(desired=3, existing=1, ready=1)))
     assert condition(rolling, "Reconciling") == ("True", "Progressing")
     assert rolling["summary"]["replicas"] == "1/3"
     none = status_of(observe(targets=[]))
@@ -147,7 +165,7 @@ def test_paused_collectors_are_ready_and_not_judged() -> None:
     status = status_of(
         observe(
             spec=CollectorSpec(exchange="binance", paused=True),
-            deployment=DeploymentState(0, 0, 0, True),
+            deployment=rollout(desired=0, existing=0, ready=0),
         )
     )
     assert condition(status, "Ready") == ("True", "Paused")
@@ -213,7 +231,76 @@ def test_discovery_reports_a_name_taken_by_another_exchange() -> None:
 
 def test_a_change_of_desired_replicas_is_an_event() -> None:
     first = status_of(observe())
-    scaled = status_of(observe(deployment=DeploymentState(3, 2, 2, True)), previous=first)
+    scaled = status_of(observe(deployment=rollout(desired=3, existing=2, ready=2)), previous=first)
     assert ("Normal", "Scaled", "collectors scaled from 2 to 3") in transitions(
         before=first, after=scaled
     )
+
+
+def test_status_replicas_count_the_pods_that_exist_and_ready_ones_apart() -> None:
+    starting = status_of(observe(deployment=rollout(desired=3, existing=3, ready=1)))
+    assert (starting["replicas"], starting["readyReplicas"], starting["desiredReplicas"]) == (
+        3,
+        1,
+        3,
+    )
+    assert starting["summary"]["replicas"] == "1/3"
+
+
+def test_a_rollout_past_its_deadline_is_stalled_with_the_deployments_message() -> None:
+    message = 'ReplicaSet "binance-collector-5d8" has timed out progressing.'
+    stuck = status_of(observe(deployment=rollout(desired=2, existing=2, ready=0, stuck=message)))
+    assert condition(stuck, "Stalled") == ("True", "ProgressDeadlineExceeded")
+    assert find(stuck["conditions"], "Stalled")["message"] == message  # type: ignore[index]
+    assert condition(stuck, "Ready") == ("False", "ProgressDeadlineExceeded")
+    events = transitions(before=status_of(observe()), after=stuck)
+    assert ("Warning", "ProgressDeadlineExceeded", message) in events
+
+
+def test_only_a_meaningful_change_is_worth_a_write() -> None:
+    first = status_of(observe())
+    assert classify_change(before=None, after=first) is Change.MEANINGFUL
+    assert classify_change(before=first, after=status_of(observe(), previous=first)) is Change.NONE
+    later = HealthSnapshot(
+        collectors_alive=2,
+        symbols={
+            "BTC/USDT": report("BTC/USDT", lag_seconds=41.0, newest_candle="2026-11-21T10:01:00Z"),
+            "ETH/USDT": report("ETH/USDT", lag_seconds=3.0),
+        },
+    )
+    moved = status_of(observe(health=later), previous=first)
+    assert (moved["summary"]["lag"], moved["health"]["worstLagSeconds"]) == ("41s", 41)
+    assert classify_change(before=first, after=moved) is Change.FIGURES
+    behind = HealthSnapshot(
+        collectors_alive=2,
+        symbols={"BTC/USDT": report("BTC/USDT", lag_seconds=400.0), "ETH/USDT": report("ETH/USDT")},
+    )
+    stale = status_of(observe(health=behind), previous=first)
+    assert classify_change(before=first, after=stale) is Change.MEANINGFUL
+    further = HealthSnapshot(
+        collectors_alive=2,
+        symbols={"BTC/USDT": report("BTC/USDT", lag_seconds=460.0), "ETH/USDT": report("ETH/USDT")},
+    )
+    # Further behind is the same verdict with the same message: only the figures moved.
+    assert (
+        classify_change(before=stale, after=status_of(observe(health=further), previous=stale))
+        is Change.FIGURES
+    )
+    scaled = status_of(observe(deployment=rollout(desired=2, existing=3, ready=2)), previous=first)
+    assert classify_change(before=first, after=scaled) is Change.MEANINGFUL
+
+
+def test_the_unhealthy_list_cap_is_one_number_in_code_crd_and_readme() -> None:
+    root = Path(__file__).resolve().parents[2]
+    crd = yaml.safe_load((root / "charts/fullon-ohlcv/files/crd-ohlcvcollectors.yaml").read_text())
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    listed = status["properties"]["health"]["properties"]["unhealthy"]
+    assert listed["maxItems"] == UNHEALTHY_LISTED
+    assert f"(at most {UNHEALTHY_LISTED})" in listed["description"]
+    assert f"(`status.health.unhealthy`, at most {UNHEALTHY_LISTED})" in " ".join(
+        (root / "README.md").read_text().split()
+    )
+    many = HealthSnapshot(collectors_alive=1, symbols={})
+    targets = [f"S{i}/USDT" for i in range(UNHEALTHY_LISTED + 5)]
+    block = status_of(observe(targets=targets, health=many))["health"]
+    assert (block["symbolsStale"], len(block["unhealthy"])) == (len(targets), UNHEALTHY_LISTED)

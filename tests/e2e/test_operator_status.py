@@ -1,0 +1,301 @@
+"""Status semantics on the real control plane: what `.status` says, and how often it is written.
+
+The collectors' health records change on every heartbeat (the lag figure moves with the
+clock); the status must not follow each of those, only what a person or a tool would act
+on. A Deployment that never becomes ready, and an API server that fails for a while, must
+each be told apart: the first is Stalled, the second is retried and leaves no mark.
+"""
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.operator_harness import (
+    CRD,
+    OperatorProcess,
+    add_target,
+    get,
+    running_operator,
+    wait_until,
+    write_health,
+)
+from tests.harness.controlplane import ControlPlane
+from tests.harness.tools import free_port, tool
+
+pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres, pytest.mark.redis]
+
+
+@pytest.fixture
+def crd(kube: ControlPlane) -> None:
+    kube.kubectl("apply", "--server-side", "-f", str(CRD))
+    kube.kubectl(
+        "wait", "--for=condition=Established", "crd/ohlcvcollectors.fullon.io", "--timeout=60s"
+    )
+
+
+def condition(resource: dict[str, Any] | None, kind: str) -> tuple[str, str] | None:
+    for found in ((resource or {}).get("status") or {}).get("conditions", []):
+        if found["type"] == kind:
+            return found["status"], found["reason"]
+    return None
+
+
+class Watch:
+    """`kubectl get --watch` on one resource: every version the API server stored."""
+
+    def __init__(self, kube: ControlPlane, *, kind: str, name: str, namespace: str) -> None:
+        self._process = subprocess.Popen(
+            [
+                str(tool("kubectl")),
+                f"--kubeconfig={kube.admin_kubeconfig}",
+                "get",
+                kind,
+                name,
+                "-n",
+                namespace,
+                "--watch-only",
+                "--output-watch-events",
+                "-o",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        time.sleep(1)  # the watch is established before anything is counted
+
+    def stop(self) -> list[dict[str, Any]]:
+        """End the watch; the objects of its MODIFIED events, in order."""
+        self._process.terminate()
+        output, _ = self._process.communicate(timeout=10)
+        decoder, found, at = json.JSONDecoder(), [], 0
+        while at < len(output):
+            if output[at].isspace():
+                at += 1
+                continue
+            event, at = decoder.raw_decode(output, at)
+            if event.get("type") == "MODIFIED":
+                found.append(event["object"])
+        return found
+
+
+class Heartbeats:
+    """Health records rewritten every `every` seconds with a lag that moves, as collectors do."""
+
+    def __init__(
+        self, redis_url: str, *, exchange: str, symbols: dict[str, str], every: float = 1.0
+    ) -> None:
+        self._redis_url, self._exchange, self._every = redis_url, exchange, every
+        self.phases = dict(symbols)  # symbol -> phase; "error" makes it unhealthy
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        beat = 0
+        while not self._stop.is_set():
+            beat += 1
+            write_health(
+                self._redis_url,
+                exchange=self._exchange,
+                symbols={
+                    symbol: (phase, phase, float(3 + beat % 40))
+                    for symbol, phase in self.phases.items()
+                },
+            )
+            self._stop.wait(self._every)
+
+    def __enter__(self) -> "Heartbeats":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def operator(
+    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    with running_operator(
+        kubeconfig=kube.admin_kubeconfig,
+        namespace=namespace,
+        dsn=postgres_dsn,
+        redis_url=redis_url,
+        log=tmp_path / "operator.log",
+    ) as process:
+        yield process
+
+
+def status_writes_while_idle(
+    kube: ControlPlane, *, namespace: str, name: str, seconds: float
+) -> list[dict[str, Any]]:
+    """The versions of resource `name` stored during `seconds` in which nothing but the
+    collectors' heartbeats changes."""
+    watch = Watch(kube, kind="ohlcv", name=name, namespace=namespace)
+    time.sleep(seconds)
+    return watch.stop()
+
+
+def test_status_is_written_on_a_change_of_verdict_not_on_every_heartbeat(
+    kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, operator: OperatorProcess
+) -> None:
+    for symbol in ("BTC/USDT", "ETH/USDT"):
+        add_target(postgres_dsn, exchange="binance", symbol=symbol)
+    beats = {"BTC/USDT": "streaming", "ETH/USDT": "streaming"}
+    with Heartbeats(redis_url, exchange="binance", symbols=beats) as heartbeats:
+        wait_until(
+            lambda: (
+                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
+                == ("True", "AllSymbolsHealthy")
+            ),
+            what="both symbols healthy",
+            operator=operator,
+        )
+        # Resyncs run every 2 s and the lag moves every second: 12 s of both.
+        idle = status_writes_while_idle(kube, namespace=namespace, name="binance", seconds=12)
+        assert [o["status"]["health"].get("worstLagSeconds") for o in idle] == []
+        heartbeats.phases["ETH/USDT"] = "error"
+        wait_until(
+            lambda: (
+                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
+                == ("False", "SymbolsUnhealthy")
+            ),
+            what="a failing symbol is written at once",
+            operator=operator,
+            timeout=15,
+        )
+
+
+def test_the_scale_subresource_counts_existing_pods_and_a_stuck_rollout_is_stalled(
+    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+) -> None:
+    """No kubelet runs here: the ReplicaSet creates the Pod, which never becomes ready, so
+    the Deployment exceeds its progress deadline (shortened to 5 s for the test)."""
+    add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
+    with running_operator(
+        kubeconfig=kube.admin_kubeconfig,
+        namespace=namespace,
+        dsn=postgres_dsn,
+        redis_url=redis_url,
+        log=tmp_path / "operator.log",
+        collector_progress_deadline_seconds="5",
+    ) as operator:
+
+        def scale() -> dict[str, Any]:
+            found = kube.kubectl(
+                "get",
+                "ohlcv",
+                "binance",
+                "-n",
+                namespace,
+                "--subresource=scale",
+                "-o",
+                "json",
+                check=False,
+            )
+            return json.loads(found.stdout).get("status", {}) if found.returncode == 0 else {}
+
+        wait_until(
+            lambda: scale().get("replicas") == 1,
+            what="the scale subresource counts the Pod that exists",
+            operator=operator,
+        )
+        resource = get(kube, "ohlcv", "binance", namespace) or {}
+        assert (resource["status"]["replicas"], resource["status"]["readyReplicas"]) == (1, 0)
+        assert scale()["selector"] == (
+            "app.kubernetes.io/name=fullon-ohlcv-collector,app.kubernetes.io/instance=binance"
+        )
+        wait_until(
+            lambda: (
+                condition(get(kube, "ohlcv", "binance", namespace), "Stalled")
+                == ("True", "ProgressDeadlineExceeded")
+            ),
+            what="the stuck rollout is Stalled",
+            operator=operator,
+        )
+        stalled = get(kube, "ohlcv", "binance", namespace) or {}
+        [message] = [
+            c["message"] for c in stalled["status"]["conditions"] if c["type"] == "Stalled"
+        ]
+        assert "has timed out progressing" in message
+        assert condition(stalled, "Ready") == ("False", "ProgressDeadlineExceeded")
+        table = kube.kubectl("get", "ohlcv", "-n", namespace).stdout.splitlines()
+        assert table[0].split()[6:8] == ["READY", "REASON"]
+        assert table[1].split()[6:8] == ["False", "ProgressDeadlineExceeded"]
+        warnings = json.loads(
+            kube.kubectl(
+                "get",
+                "events.events.k8s.io",
+                "-n",
+                namespace,
+                "-o",
+                "json",
+                "--field-selector",
+                "regarding.name=binance,type=Warning",
+            ).stdout
+        )
+        assert "ProgressDeadlineExceeded" in [e["reason"] for e in warnings["items"]]
+
+
+def test_an_api_server_failing_for_a_while_is_retried_and_never_stalls_the_resource(
+    kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, operator: OperatorProcess
+) -> None:
+    """A validating webhook that cannot be reached makes the real API server answer 500 to
+    every write of a Deployment, as during a webhook's own restart."""
+    add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
+    wait_until(
+        lambda: (
+            condition(get(kube, "ohlcv", "binance", namespace), "Stalled") == ("False", "NoErrors")
+        ),
+        what="the resource settled",
+        operator=operator,
+    )
+    webhook = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": f"unreachable-{namespace}"},
+        "webhooks": [
+            {
+                "name": "unreachable.fullon.io",
+                "clientConfig": {"url": f"https://127.0.0.1:{free_port()}/validate"},
+                "rules": [
+                    {
+                        "apiGroups": ["apps"],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["deployments"],
+                    }
+                ],
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "timeoutSeconds": 2,
+            }
+        ],
+    }
+    kube.kubectl("apply", "-f", "-", stdin=json.dumps(webhook))
+    try:
+        watch = Watch(kube, kind="ohlcv", name="binance", namespace=namespace)
+        kube.kubectl("scale", "ohlcv/binance", "-n", namespace, "--replicas=2")
+        time.sleep(10)  # the reconcile of the scale and several resyncs, each retrying
+        during = watch.stop()
+    finally:
+        kube.kubectl("delete", "validatingwebhookconfiguration", f"unreachable-{namespace}")
+    stalled = [condition(o, "Stalled") for o in during]
+    assert [found for found in stalled if found != ("False", "NoErrors")] == []
+    assert "failed calling webhook" in operator.log.read_text()  # the API server did fail
+    wait_until(
+        lambda: (
+            (get(kube, "deployment", "binance-collector", namespace) or {})["spec"]["replicas"] == 2
+        ),
+        what="the scale reached the Deployment once the webhook was gone",
+        operator=operator,
+    )
