@@ -6,15 +6,12 @@ at: each process's /readyz and /metrics, the ProcessCache records in Redis, the 
 candles, and the replay's ground truth.
 """
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -26,6 +23,7 @@ from ohlcv_collector.backends.storage import PostgresStorage
 from ohlcv_collector.backends.targets import SqlTargetEditor
 from ohlcv_collector.models import MINUTE_MS, TimeRange
 from tests.harness.tools import VENV_BIN, free_port
+from tests.harness.waiting import wait_until_async
 from tests.replay_exchange.datasets import shared_data_dir
 from tests.replay_exchange.fixtures import ReplayProcess
 
@@ -57,26 +55,6 @@ def replay_args(symbols: list[str], *, speed: float, history: str) -> list[str]:
     for symbol in symbols:
         args += ["--data", f"{symbol}={CANDLES / MARKETS[symbol]}"]
     return args
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[bool]],
-    *,
-    within: float,
-    what: str | Callable[[], str],
-    every: float = 0.25,
-) -> float:
-    """Poll `check` until it holds; returns the seconds it took.
-
-    `what` may be a function, to describe what was last seen when time runs out.
-    """
-    started = time.monotonic()
-    while not await check():
-        if time.monotonic() - started > within:
-            said = what if isinstance(what, str) else what()
-            raise AssertionError(f"not within {within} s: {said}")
-        await asyncio.sleep(every)
-    return time.monotonic() - started
 
 
 @dataclass
@@ -232,14 +210,22 @@ class Scene:
         Retried for a few seconds: a minute the stream missed is repaired over REST within
         the repair interval, so a check right after it closed may see it still missing.
         """
-        for attempt in range(10):
+        problem = ""
+
+        async def compared() -> int:
+            nonlocal problem
             try:
                 return await self._compare(symbols, days=days)
-            except AssertionError:
-                if attempt == 9:
-                    raise
-                await asyncio.sleep(1)
-        raise AssertionError("unreachable")
+            except AssertionError as error:
+                problem = str(error)
+                return 0
+
+        return await wait_until_async(
+            compared,
+            timeout=10,
+            interval=0.5,
+            describe=lambda: f"stored candles equal to the ground truth: {problem}",
+        )
 
     async def _compare(self, symbols: list[str], *, days: int) -> int:
         newest = await self.newest(symbols)

@@ -19,6 +19,8 @@ import pytest
 
 from ohlcv_collector.core.sharding import assign
 from ohlcv_collector.models import MINUTE_MS
+from tests.harness.waiting import wait_until_async
+from tests.integration.collector_harness import http_json
 from tests.integration.fleet_scene import (
     EXCHANGE,
     HEARTBEAT_TIMEOUT_S,
@@ -26,7 +28,6 @@ from tests.integration.fleet_scene import (
     Collector,
     Scene,
     replay_args,
-    wait_for,
 )
 from tests.replay_exchange.fixtures import ReplayProcess
 
@@ -87,12 +88,16 @@ async def test_replicas_split_symbols_hand_over_on_crash_and_scale_back(
     await scene.seed(SYMBOLS, days=DAYS)
     try:
         scene.start("c1")
-        await wait_for(lambda: split_is(scene, ["c1"]), within=40, what="c1 streams all")
+        await wait_until_async(
+            lambda: split_is(scene, ["c1"]), timeout=40, describe="c1 streams all"
+        )
+        joining = time.monotonic()
         scene.start("c2")
         scene.start("c3")
-        joined = await wait_for(
-            lambda: split_is(scene, ["c1", "c2", "c3"]), within=30, what="a three-way split"
+        await wait_until_async(
+            lambda: split_is(scene, ["c1", "c2", "c3"]), timeout=30, describe="a three-way split"
         )
+        joined = time.monotonic() - joining
         # Steady state: the split holds, every symbol collected by exactly one replica.
         for _ in range(3):
             await asyncio.sleep(1)
@@ -101,17 +106,25 @@ async def test_replicas_split_symbols_hand_over_on_crash_and_scale_back(
 
         crashed = time.monotonic()
         scene.collectors["c2"].kill()
-        taken_over = await wait_for(
-            lambda: split_is(scene, ["c1", "c3"]), within=20, what="c2's symbols taken over"
+        await wait_until_async(
+            lambda: split_is(scene, ["c1", "c3"]), timeout=20, describe="c2's symbols taken over"
         )
         # Taken over within the heartbeat timeout (plus the new owner's start-up).
-        assert time.monotonic() - crashed <= HEARTBEAT_TIMEOUT_S + 3
+        taken_over = time.monotonic() - crashed
+        assert taken_over <= HEARTBEAT_TIMEOUT_S + 3
 
         assert scene.collectors["c3"].stop() == 0
         stopped = await scene.health()
         assert all(h.collector != "c3" for h in stopped)  # its records left the active hash
-        await wait_for(lambda: split_is(scene, ["c1"]), within=20, what="c1 takes all back")
-        await asyncio.sleep(7)  # another candle or so on every symbol
+        await wait_until_async(
+            lambda: split_is(scene, ["c1"]), timeout=20, describe="c1 takes all back"
+        )
+        taken_back = await scene.newest(SYMBOLS)
+        await wait_until_async(
+            lambda: _advanced(scene, taken_back, minutes=1),
+            timeout=20,
+            describe="another candle stored on every symbol after c1 took all back",
+        )
         compared = await scene.assert_complete(SYMBOLS, days=DAYS)
         assert compared > len(SYMBOLS) * 1400
         print(f"join took {joined:.1f} s, crash handover {taken_over:.1f} s")
@@ -119,39 +132,49 @@ async def test_replicas_split_symbols_hand_over_on_crash_and_scale_back(
         raise AssertionError(f"{error}\n{scene.output()}") from error
 
 
-REDIS_OUTAGE_S = 60
+# Redis stays down until every symbol stored this many candles without it: at speed 30,
+# about 20 s, four times the heartbeat timeout; the exchange's clock, not the wall clock,
+# decides how much collection the outage spans.
+OUTAGE_CANDLES = 10
+OUTAGE_SPEED = 30
 
 
 async def test_collection_goes_on_while_redis_is_down(
     make_scene: MakeScene, redis_server: Any
 ) -> None:
-    scene = make_scene()
+    scene = make_scene(speed=OUTAGE_SPEED)
     symbols = SYMBOLS[:3]
     await scene.seed(symbols, days=DAYS)
     collector = scene.start("c1")
     try:
-        await wait_for(
-            lambda: _owned_by(scene, symbols, "c1"), within=40, what="c1 streams its symbols"
+        await wait_until_async(
+            lambda: _owned_by(scene, symbols, "c1"), timeout=40, describe="c1 streams its symbols"
         )
-        await wait_for(lambda: _all_stored(scene, symbols), within=10, what="the backfill stored")
+        await wait_until_async(
+            lambda: _all_stored(scene, symbols), timeout=10, describe="the backfill stored"
+        )
         before = await scene.newest(symbols)
         redis_server.stop()
         try:
-            await wait_for(
-                lambda: _not_ready_for_redis(collector), within=10, what="/readyz names Redis"
+            await wait_until_async(
+                lambda: _not_ready_for_redis(collector), timeout=10, describe="/readyz names Redis"
             )
-            await asyncio.sleep(REDIS_OUTAGE_S)
-            during = await scene.newest(symbols)
+            # Every candle of the outage is stored: compared with the ground truth below.
+            await wait_until_async(
+                lambda: _advanced(scene, before, minutes=OUTAGE_CANDLES),
+                timeout=OUTAGE_CANDLES * 60 / OUTAGE_SPEED + 20,
+                describe=f"{OUTAGE_CANDLES} candles stored per symbol while Redis is down",
+            )
             assert await _not_ready_for_redis(collector)
         finally:
             redis_server.start()
-        # At speed 10 a minute of outage is ten candles per symbol; all of them were stored.
-        assert all(during[s] - before[s] >= 8 * MINUTE_MS for s in symbols), (before, during)
-        await wait_for(
-            lambda: _ready(collector), within=15, what="/readyz ready again after Redis returned"
+        await wait_until_async(
+            lambda: _ready(collector),
+            timeout=15,
+            describe="/readyz ready again after Redis returned",
         )
-        await wait_for(
-            lambda: _owned_by(scene, symbols, "c1"), within=15, what="health records back"
+        await wait_until_async(
+            lambda: _owned_by(scene, symbols, "c1"), timeout=15, describe="health records back"
         )
         await scene.assert_complete(symbols, days=DAYS)
         assert collector.stop() == 0
@@ -165,6 +188,13 @@ async def _owned_by(scene: Scene, symbols: list[str], instance: str) -> bool:
 
 async def _all_stored(scene: Scene, symbols: list[str]) -> bool:
     return all((await scene.newest(symbols)).values())
+
+
+async def _advanced(scene: Scene, since: dict[str, int], *, minutes: int) -> dict[str, int]:
+    """The newest candles once every symbol's is `minutes` past `since` (empty before)."""
+    newest = await scene.newest(list(since))
+    done = all(newest[s] - since[s] >= minutes * MINUTE_MS for s in since)
+    return newest if done else {}
 
 
 async def _not_ready_for_redis(collector: Collector) -> bool:
@@ -184,6 +214,7 @@ WEIGHT_PER_MINUTE = 240
 CCXT_RATE_LIMIT_MS = 1667
 RATE_DAYS = 10
 RATE_SYMBOLS = SYMBOLS[:6]
+PROBE_EVERY_S = 5  # each probe costs a weight of 1: a dozen a minute
 
 
 async def test_three_replicas_stay_within_the_exchange_rate_limit_together(
@@ -196,23 +227,37 @@ async def test_three_replicas_stay_within_the_exchange_rate_limit_together(
         env={"OHLCV_CCXT_OPTIONS": json.dumps({"rateLimit": CCXT_RATE_LIMIT_MS})},
     )
     await scene.seed(RATE_SYMBOLS, days=RATE_DAYS)
-    # Start early in a wall-clock minute, so that unpaced replicas would exceed the limit
-    # within one of the exchange's windows rather than spread over two.
-    if time.time() % 60 > 15:
-        await asyncio.sleep(60.5 - time.time() % 60)
+    # The exchange's first weight window starts now, so that unpaced replicas would exceed
+    # the limit within one window rather than spread over two.
+    origin = time.time()
+    http_json(
+        f"{scene.replay.http_url}/admin/faults",
+        method="POST",
+        body={"binance_window_origin_s": origin},
+    )
     members = ["c1", "c2", "c3"]
     for member in members:
         scene.start(member)
     used: dict[int, int] = {}
     split = {s: o for s, o in expected(members).items() if s in RATE_SYMBOLS}
-    try:
-        while await scene.owners() != split:
+    probed = 0.0
+
+    async def backfilled() -> bool:
+        """Every symbol streaming with its owner; the weight used is sampled on the way."""
+        nonlocal probed
+        if time.monotonic() - probed >= PROBE_EVERY_S:
+            probed = time.monotonic()
             status, weight = _probe(scene)
             assert status == 200, f"the exchange refused a request ({status})"
-            window = int(time.time() // 60)
+            window = int((time.time() - origin) // 60)
             used[window] = max(used.get(window, 0), weight)
             assert len(used) <= 4, f"backfill not done in time; weight used per minute {used}"
-            await asyncio.sleep(5)
+        return await scene.owners() == split
+
+    try:
+        await wait_until_async(
+            backfilled, timeout=300, interval=0.5, describe="three replicas backfilled"
+        )
         refused = sum(c.metric("ohlcv_collector_rate_limit_waits_total") for c in scene.live())
         assert refused == 0
         assert max(used.values()) <= WEIGHT_PER_MINUTE

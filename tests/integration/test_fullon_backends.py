@@ -27,7 +27,7 @@ from ohlcv_collector.runtime import assembly
 from ohlcv_collector.runtime.process import ProcessConfig, run_collector
 from ohlcv_collector.runtime.symbol import CollectOptions
 from ohlcv_collector.settings import CollectorSettings
-from tests.integration.fleet_scene import wait_for
+from tests.harness.waiting import wait_until_async
 from tests.replay_exchange.datasets import shared_data_dir
 from tests.replay_exchange.fixtures import ReplayProcess
 
@@ -174,11 +174,18 @@ async def test_fullon_backends_backfill_and_stream_through_the_doubles(
 
     seen: dict[str, Any] = {}
     try:
-        await wait_for(
-            streaming, within=40, what=lambda: f"both symbols streaming through fullon: {seen}"
+        await wait_until_async(
+            streaming, timeout=40, describe=lambda: f"both symbols streaming through fullon: {seen}"
         )
         first = newest_stored()
-        await asyncio.sleep(15)  # an exchange minute and a half: streamed candles
+
+        async def streamed() -> dict[str, datetime]:
+            newest = newest_stored()
+            return newest if all(newest[s] > first[s] for s in SYMBOLS) else {}
+
+        await wait_until_async(
+            streamed, timeout=30, describe=f"a streamed candle after {first} on every symbol"
+        )
         collectors = await reader.live_collectors("binance")
         assert [(c.instance, c.symbols) for c in collectors] == [("f1", 2)]
         # A minute the stream missed is repaired over REST within the repair interval.
@@ -188,8 +195,8 @@ async def test_fullon_backends_backfill_and_stream_through_the_doubles(
             unequal[:] = differences(replay, stored)
             return not unequal
 
-        await wait_for(
-            complete, within=15, what=lambda: f"candles equal the ground truth: {unequal}"
+        await wait_until_async(
+            complete, timeout=15, describe=lambda: f"candles equal the ground truth: {unequal}"
         )
     finally:
         stop.set()
@@ -207,10 +214,13 @@ async def test_fullon_backends_backfill_and_stream_through_the_doubles(
         (int(r["time_ms"]), float(r["price"]), float(r["amount"]), r["side"].upper())
         for r in ground_truth(replay, kind="aggtrades", symbol="BTC/USDT")
     }
-    assert trades
-    assert {(int(t.timestamp.timestamp() * 1000), t.price, t.volume, t.side) for t in trades} <= (
-        served
-    )
+    got = {(int(t.timestamp.timestamp() * 1000), t.price, t.volume, t.side) for t in trades}
+    assert got <= served
+    # Every trade served between the first and the newest stored one was stored (the
+    # newest millisecond itself may have had more trades in flight at the stop).
+    oldest, newest = min(got)[0], max(got)[0]
+    assert newest > oldest
+    assert {t for t in got if t[0] < newest} == {t for t in served if oldest <= t[0] < newest}
     logged = {r["component"] for r in fullon_log.records}
     assert {"fullon.ohlcv.symbol", "fullon.ohlcv.assembly"} <= logged
     chosen = next(r["message"] for r in fullon_log.records if r["message"].startswith("backends"))
