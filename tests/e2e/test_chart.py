@@ -5,7 +5,7 @@ optional part on; every rendered manifest accepted by a server-side dry run; the
 messages for bad values; install, upgrade (a changed value reaches the operator) and
 uninstall (the CRD and the OhlcvCollectors stay); the operator ServiceAccount's permissions
 checked with its own minted token; the operator Pod admitted under the restricted Pod
-Security Standard; the HorizontalPodAutoscaler scaling an OhlcvCollector through its scale
+Security Standard; two exchanges autoscaled independently through their OhlcvCollectors' scale
 subresource.
 """
 
@@ -29,6 +29,7 @@ CRD_NAME = "ohlcvcollectors.fullon.io"
 MANIFESTS = Path(__file__).parent / "manifests"
 ALL_OPTIONAL = MANIFESTS / "values-all-optional.yaml"
 MONITORING_CRDS = MANIFESTS / "monitoring-crds.yaml"
+KEDA_CRDS = MANIFESTS / "keda-crds.yaml"
 RELEASE = "ohlcv"
 COLLECTOR_LABELS = {
     "app.kubernetes.io/name": "fullon-ohlcv-collector",
@@ -81,14 +82,18 @@ def install(kube: ControlPlane, namespace: str, *args: str, release: str = RELEA
 
 @pytest.fixture(scope="module")
 def monitoring_crds(kube: ControlPlane) -> Iterator[None]:
-    kube.kubectl("apply", "-f", str(MONITORING_CRDS))
-    for plural in ("servicemonitors", "podmonitors", "prometheusrules"):
-        kube.kubectl(
-            "wait", "--for=condition=Established",
-            f"crd/{plural}.monitoring.coreos.com", "--timeout=60s",
-        )  # fmt: skip
+    """The Prometheus Operator's and KEDA's kinds the optional parts render."""
+    kube.kubectl("apply", "-f", str(MONITORING_CRDS), "-f", str(KEDA_CRDS))
+    for crd in (
+        *(
+            f"{plural}.monitoring.coreos.com"
+            for plural in ("servicemonitors", "podmonitors", "prometheusrules")
+        ),
+        "scaledobjects.keda.sh",
+    ):
+        kube.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
     yield
-    kube.kubectl("delete", "-f", str(MONITORING_CRDS), "--wait=false")
+    kube.kubectl("delete", "-f", str(MONITORING_CRDS), "-f", str(KEDA_CRDS), "--wait=false")
 
 
 # --- rendering ---------------------------------------------------------------------------
@@ -179,14 +184,14 @@ def test_operator_deployment_follows_the_contract(kube: ControlPlane) -> None:
         "OHLCV_REDIS_SECRET": "fullon-redis",
         "ADMIN_MAIL": "admin@fullon",
         "OHLCV_OPERATOR_METRICS_PORT": "8080",
+        "OHLCV_RESYNC_SECONDS": "30",
+        "OHLCV_STATUS_REFRESH_SECONDS": "300",
+        "OHLCV_COLLECTOR_PROGRESS_DEADLINE_SECONDS": "600",
         "OHLCV_COLLECTOR_CONNECTION": json.dumps(
             {
                 "env": [{"name": "DB_REQUIRED", "value": "true"}],
                 "envFrom": [
                     {"secretRef": {"name": "fullon-db"}},
-        "OHLCV_RESYNC_SECONDS": "30",
-        "OHLCV_STATUS_REFRESH_SECONDS": "300",
-        "OHLCV_COLLECTOR_PROGRESS_DEADLINE_SECONDS": "600",
                     {"secretRef": {"name": "fullon-redis", "optional": True}},
                 ],
                 "volumeMounts": [],
@@ -294,7 +299,8 @@ def test_every_optional_part_renders(kube: ControlPlane) -> None:
         "PrometheusRule": 1,
         "PodDisruptionBudget": 1,
         "NetworkPolicy": 2,
-        "HorizontalPodAutoscaler": 1,
+        "HorizontalPodAutoscaler": 2,  # binance and kraken
+        "ScaledObject": 1,  # bitmex asked for KEDA
     }
     assert all(d["metadata"]["labels"]["team"] == "market-data" for d in docs)
 
@@ -346,13 +352,39 @@ def test_every_optional_part_renders(kube: ControlPlane) -> None:
     operator_ports = {p["port"] for r in policies["ohlcv-operator"]["egress"] for p in r["ports"]}
     assert operator_ports == {53, 443, 6443, 5432, 6379}
 
-    hpa = one(docs, "HorizontalPodAutoscaler")
-    assert hpa["spec"]["scaleTargetRef"] == {
+    hpas = {
+        d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"
+    }
+    binance, kraken = hpas["ohlcv-binance"], hpas["ohlcv-kraken"]
+    assert binance["scaleTargetRef"] == {
         "apiVersion": "fullon.io/v1alpha1",
         "kind": "OhlcvCollector",
         "name": "binance",
     }
-    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
+    assert (binance["minReplicas"], binance["maxReplicas"]) == (2, 6)  # own min, default max
+    assert (kraken["minReplicas"], kraken["maxReplicas"]) == (1, 6)  # the defaults
+    assert kraken["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 600
+    cpu, symbols, lag = binance["metrics"]
+    assert cpu["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+    assert symbols["external"] == {
+        "metric": {
+            "name": "ohlcv_operator_targets",
+            "selector": {"matchLabels": {"namespace": "fullon", "exchange": "binance"}},
+        },
+        "target": {"type": "AverageValue", "averageValue": "50"},
+    }
+    assert lag["external"]["metric"]["name"] == "ohlcv_collector_lag_seconds"
+    assert lag["external"]["target"] == {"type": "Value", "value": "300"}
+    assert [m["type"] for m in kraken["metrics"]] == ["Resource"]
+
+    keda = one(docs, "ScaledObject")["spec"]
+    assert keda["scaleTargetRef"]["name"] == "bitmex"
+    [trigger] = keda["triggers"]  # cpuUtilization 0 for bitmex: no CPU trigger
+    assert trigger["metadata"] == {
+        "serverAddress": "http://prometheus-operated.monitoring.svc:9090",
+        "query": 'sum(ohlcv_operator_targets{namespace="fullon",exchange="bitmex"})',
+        "threshold": "20",
+    }
 
 
 def test_crds_install_false_renders_no_crd(kube: ControlPlane) -> None:
@@ -379,9 +411,28 @@ SCHEMA_REJECTIONS = [
         id="bad-discovery-mode",
     ),
     pytest.param(
-        ["--set", "autoscaling.minReplicas=-1"],
-        "at '/autoscaling/minReplicas': minimum: got -1, want 1",
+        ["--set", "autoscaling.defaults.minReplicas=-1"],
+        "at '/autoscaling/defaults/minReplicas': minimum: got -1, want 1",
         id="negative-replicas",
+    ),
+    pytest.param(
+        ["--set", "autoscaling.exchanges.Binance.minReplicas=2"],
+        "invalid propertyName 'Binance'",
+        id="autoscaled-name-not-a-resource-name",
+    ),
+    pytest.param(
+        ["--set", "autoscaling.exchanges.binance.cpuUtilization=0"],
+        "autoscaling of binance: nothing to scale on",
+        id="autoscaling-on-nothing",
+    ),
+    pytest.param(
+        [
+            "--set",
+            "autoscaling.exchanges.binance.symbolsPerReplica=5"
+            ",autoscaling.exchanges.binance.keda.enabled=true",
+        ],
+        "autoscaling of binance: keda.serverAddress (the Prometheus KEDA queries) is needed",
+        id="keda-without-prometheus",
     ),
     pytest.param(
         ["--set", "operater.updateStrategy=Recreate"],
@@ -409,18 +460,11 @@ SCHEMA_REJECTIONS = [
         id="bad-pull-policy",
     ),
     pytest.param(
-        ["--set", "autoscaling.enabled=true"],
-        "at '/autoscaling/exchange': minLength: got 0, want 1",
-        id="autoscaling-without-exchange",
-    ),
-    pytest.param(
         [
             "--set",
-            "autoscaling.enabled=true,autoscaling.exchange=binance",
-            "--set",
-            "autoscaling.minReplicas=5,autoscaling.maxReplicas=2",
+            "autoscaling.exchanges.kraken.minReplicas=5,autoscaling.exchanges.kraken.maxReplicas=2",
         ],
-        "autoscaling.minReplicas (5) must not exceed autoscaling.maxReplicas (2)",
+        "autoscaling of kraken: minReplicas (5) must not exceed maxReplicas (2)",
         id="min-above-max",
     ),
     pytest.param(
@@ -624,36 +668,65 @@ def test_operator_pod_passes_restricted_pod_security(kube: ControlPlane, namespa
     wait_for(refused, timeout=60, what="the weakened Pod is refused by Pod Security admission")
 
 
-def test_hpa_scales_an_ohlcvcollector_through_its_scale_subresource(
+def test_two_exchanges_scale_independently_through_their_scale_subresources(
     kube: ControlPlane, namespace: str
 ) -> None:
+    """The controller manager's HPA controller reads each OhlcvCollector's /scale and writes
+    spec.replicas; each exchange follows its own autoscaler and nothing else."""
     install(
         kube, namespace,
-        "--set", "autoscaling.enabled=true,autoscaling.exchange=binance",
-        "--set", "autoscaling.minReplicas=2,autoscaling.maxReplicas=4",
+        "--set", "autoscaling.exchanges.binance.minReplicas=2",
+        "--set", "autoscaling.exchanges.kraken.minReplicas=3",
+        "--set", "autoscaling.exchanges.kraken.maxReplicas=5",
     )  # fmt: skip
-    collector = {
-        "apiVersion": "fullon.io/v1alpha1",
-        "kind": "OhlcvCollector",
-        "metadata": {"name": "binance", "namespace": namespace},
-        "spec": {"exchange": "binance", "replicas": 1},
-    }
-    kube.kubectl("apply", "-f", "-", stdin=json.dumps(collector))
-    status = {"status": {"replicas": 1, "selector": "fullon.io/exchange=binance"}}
-    kube.kubectl(
-        "patch", "ohlcvcollector", "binance", "-n", namespace, "--subresource=status",
-        "--type=merge", "-p", json.dumps(status),
-    )  # fmt: skip
+    for exchange in ("binance", "kraken", "bitmex"):  # bitmex: not autoscaled
+        collector = {
+            "apiVersion": "fullon.io/v1alpha1",
+            "kind": "OhlcvCollector",
+            "metadata": {"name": exchange, "namespace": namespace},
+            "spec": {"exchange": exchange, "replicas": 1},
+        }
+        kube.kubectl("apply", "-f", "-", stdin=json.dumps(collector))
+        status = {"status": {"replicas": 1, "selector": f"fullon.io/exchange={exchange}"}}
+        kube.kubectl(
+            "patch", "ohlcvcollector", exchange, "-n", namespace, "--subresource=status",
+            "--type=merge", "-p", json.dumps(status),
+        )  # fmt: skip
 
-    def raised_to_min() -> bool:
-        spec = get_json(kube, "ohlcvcollector", "binance", "-n", namespace)["spec"]
-        return bool(spec["replicas"] == 2)
+    def scale(exchange: str) -> int:
+        return int(
+            get_json(kube, "ohlcvcollector", exchange, "-n", namespace, "--subresource=scale")[
+                "spec"
+            ]["replicas"]
+        )
+
+    def replicas() -> dict[str, int]:
+        return {exchange: scale(exchange) for exchange in ("binance", "kraken", "bitmex")}
 
     def hpa_state() -> str:
         return kube.kubectl("describe", "hpa", "-n", namespace, check=False).stdout
 
-    # The controller manager's HPA controller reads /scale and raises replicas to minReplicas.
-    wait_for(raised_to_min, timeout=120, what="the HPA scales binance to 2", details=hpa_state)
-    hpa = get_json(kube, "hpa", "ohlcv-binance", "-n", namespace)
-    able = {c["type"]: c for c in hpa["status"]["conditions"]}["AbleToScale"]
-    assert able["status"] == "True", able
+    wait_for(
+        lambda: replicas() == {"binance": 2, "kraken": 3, "bitmex": 1},
+        timeout=120, what="each HPA scales its own exchange to its minimum", details=hpa_state,
+    )  # fmt: skip
+    for name in ("ohlcv-binance", "ohlcv-kraken"):
+        hpa = get_json(kube, "hpa", name, "-n", namespace)
+        able = {c["type"]: c for c in hpa["status"]["conditions"]}["AbleToScale"]
+        assert able["status"] == "True", able
+
+    notes = kube.helm("get", "notes", RELEASE, "-n", namespace).stdout
+    assert "binance: 2..4 replicas, HorizontalPodAutoscaler ohlcv-binance" in notes
+    assert "kraken: 3..5 replicas, HorizontalPodAutoscaler ohlcv-kraken" in notes
+
+    # Raising one exchange's floor moves that exchange only.
+    kube.helm(
+        "upgrade", RELEASE, str(CHART), "-n", namespace, "--set", "crds.install=false",
+        "--set", "autoscaling.exchanges.binance.minReplicas=2",
+        "--set", "autoscaling.exchanges.kraken.minReplicas=5",
+        "--set", "autoscaling.exchanges.kraken.maxReplicas=5",
+    )  # fmt: skip
+    wait_for(
+        lambda: replicas()["kraken"] == 5, timeout=120, what="kraken scaled to 5", details=hpa_state
+    )
+    assert replicas() == {"binance": 2, "kraken": 5, "bitmex": 1}

@@ -120,18 +120,29 @@ def test_argocd_chart_application_values_install_cleanly(
     values = source["helm"]["valuesObject"]
     rendered = render_chart(kube, values, namespace)
     docs = [doc for doc in yaml.safe_load_all(rendered) if doc]
-    [hpa] = [d for d in docs if d["kind"] == "HorizontalPodAutoscaler"]
-    assert hpa["spec"]["scaleTargetRef"]["name"] == "binance"
+    targets = {
+        d["spec"]["scaleTargetRef"]["name"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert targets == set(values["autoscaling"]["exchanges"]) == {"binance", "kraken"}
     # Only the kinds the API server knows (no monitoring CRDs here) go to the dry run.
     core = [d for d in docs if not d["apiVersion"].startswith("monitoring.coreos.com/")]
     stream = "---\n".join(yaml.safe_dump(d) for d in core)
     kube.kubectl("apply", "--dry-run=server", "-f", "-", stdin=stream)
 
 
+def ignores_replicas(ignored: list[dict[str, Any]], name: str) -> bool:
+    """Whether Argo CD's ignoreDifferences covers /spec/replicas of OhlcvCollector `name`."""
+    return any(
+        (rule.get("group"), rule.get("kind")) == ("fullon.io", "OhlcvCollector")
+        and rule.get("name", name) == name
+        and "/spec/replicas" in rule.get("jsonPointers", [])
+        for rule in ignored
+    )
+
+
 def test_argocd_collectors_application_ignores_autoscaled_replicas() -> None:
     chart_app, collectors_app = documents("argocd/application.yaml")
-    autoscaled = chart_app["spec"]["source"]["helm"]["valuesObject"]["autoscaling"]
-    assert autoscaled["enabled"] is True
+    autoscaled = chart_app["spec"]["source"]["helm"]["valuesObject"]["autoscaling"]["exchanges"]
     assert chart_app["spec"]["source"]["helm"]["valuesObject"]["discovery"]["mode"] == "off"
 
     spec = collectors_app["spec"]
@@ -139,16 +150,44 @@ def test_argocd_collectors_application_ignores_autoscaled_replicas() -> None:
     include = spec["source"]["directory"]["include"]
     included = sorted(p.name for p in (EXAMPLES / "manifests").glob(include))
     assert included == ["ohlcvcollector-binance.yaml", "ohlcvcollector-kraken.yaml"]
-    assert {
-        "group": "fullon.io",
-        "kind": "OhlcvCollector",
-        "jsonPointers": ["/spec/replicas"],
-    } in spec["ignoreDifferences"]
+    # Every autoscaled exchange that git declares, and any autoscaled later.
+    declared = {documents(f"manifests/{name}")[0]["metadata"]["name"] for name in included}
+    assert set(autoscaled) <= declared
+    for name in [*autoscaled, "an-exchange-autoscaled-later"]:
+        assert ignores_replicas(spec["ignoreDifferences"], name), name
     assert "RespectIgnoreDifferences=true" in spec["syncPolicy"]["syncOptions"]
-    # The autoscaled exchange leaves replicas out of git altogether.
+    # binance leaves replicas out of git altogether.
     [binance] = documents("manifests/ohlcvcollector-binance.yaml")
-    assert binance["metadata"]["name"] == autoscaled["exchange"]
     assert "replicas" not in binance["spec"]
+
+
+def test_a_gitops_apply_keeps_the_replicas_an_autoscaler_set(
+    kube: ControlPlane, crd: None, namespace: str
+) -> None:
+    """What the examples rely on, on the real API server: a GitOps controller applying
+    server-side and forcing conflicts (Flux's kustomize-controller, Argo CD with
+    ServerSideApply) leaves
+    spec.replicas to the autoscaler when its manifest does not set it; a manifest that sets it
+    (kraken's) takes it back, which is why Argo CD ignores /spec/replicas."""
+
+    def gitops_apply(name: str) -> None:
+        [manifest] = documents(f"manifests/ohlcvcollector-{name}.yaml")
+        manifest["metadata"]["namespace"] = namespace
+        kube.kubectl(
+            "apply", "--server-side", "--force-conflicts", "--field-manager=gitops", "-f", "-",
+            stdin=json.dumps(manifest),
+        )  # fmt: skip
+
+    for name in ("binance", "kraken"):
+        gitops_apply(name)
+        # What the HPA controller does: write spec.replicas through the scale subresource.
+        kube.kubectl("scale", "ohlcvcollector", name, "-n", namespace, "--replicas=4")
+        gitops_apply(name)
+    replicas = {
+        name: get_json(kube, "ohlcvcollector", name, "-n", namespace)["spec"]["replicas"]
+        for name in ("binance", "kraken")
+    }
+    assert replicas == {"binance": 4, "kraken": 2}
 
 
 def test_argocd_cm_carries_the_health_check_verbatim(kube: ControlPlane) -> None:
@@ -297,6 +336,18 @@ def test_flux_helmrelease(kube: ControlPlane, namespace: str, crd: None) -> None
     docs = [doc for doc in yaml.safe_load_all(rendered) if doc]
     kinds = {d["kind"] for d in docs}
     assert {"NetworkPolicy", "ServiceMonitor", "PodMonitor", "PrometheusRule"} <= kinds
+    # Discovery creates the OhlcvCollectors: Flux owns none of them, so nothing but the
+    # autoscalers writes spec.replicas of the autoscaled exchanges.
+    assert spec["values"]["discovery"]["mode"] == "create"
+    assert "OhlcvCollector" not in kinds
+    hpas = {
+        d["spec"]["scaleTargetRef"]["name"]: d
+        for d in docs
+        if d["kind"] == "HorizontalPodAutoscaler"
+    }
+    assert set(hpas) == set(spec["values"]["autoscaling"]["exchanges"]) == {"binance", "kraken"}
+    assert hpas["kraken"]["spec"]["maxReplicas"] == 3
+    assert "ohlcv_operator_targets" in json.dumps(hpas["binance"]["spec"]["metrics"])
     core = [d for d in docs if not d["apiVersion"].startswith("monitoring.coreos.com/")]
     stream = "---\n".join(yaml.safe_dump(d) for d in core)
     kube.kubectl("apply", "--dry-run=server", "-f", "-", stdin=stream)

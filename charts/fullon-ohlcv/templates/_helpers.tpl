@@ -197,12 +197,47 @@ DB_REQUIRED makes a Secret without the database settings an error instead of SQL
 {{- end }}
 
 {{/*
+Every autoscaled exchange's settings, as JSON {name: settings}: autoscaling.defaults with the
+exchange's own keys over them, key by key (a 0 or false set for one exchange wins, which
+Sprig's merge would drop), keda one level down.
+*/}}
+{{- define "fullon-ohlcv.autoscalers" -}}
+{{- $defaults := .Values.autoscaling.defaults }}
+{{- $all := dict }}
+{{- range $name, $own := .Values.autoscaling.exchanges }}
+{{- $own = $own | default dict }}
+{{- $scaler := dict }}
+{{- range $key, $value := $defaults }}
+{{- $_ := set $scaler $key (hasKey $own $key | ternary (get $own $key) $value) }}
+{{- end }}
+{{- $ownKeda := get $own "keda" | default dict }}
+{{- $keda := dict }}
+{{- range $key, $value := $defaults.keda }}
+{{- $_ := set $keda $key (hasKey $ownKeda $key | ternary (get $ownKeda $key) $value) }}
+{{- end }}
+{{- $_ := set $scaler "keda" $keda }}
+{{- $_ := set $scaler "exchange" (default $name $scaler.exchange) }}
+{{- $_ := set $all $name $scaler }}
+{{- end }}
+{{- toJson $all }}
+{{- end }}
+
+{{/*
 Checks that values.schema.json cannot express.
 */}}
 {{- define "fullon-ohlcv.validate" -}}
-{{- with .Values.autoscaling }}
-{{- if and .enabled (gt (int .minReplicas) (int .maxReplicas)) }}
-{{- fail (printf "autoscaling.minReplicas (%d) must not exceed autoscaling.maxReplicas (%d)" (int .minReplicas) (int .maxReplicas)) }}
+{{- range $name, $a := include "fullon-ohlcv.autoscalers" . | fromJson }}
+{{- if gt (int $a.minReplicas) (int $a.maxReplicas) }}
+{{- fail (printf "autoscaling of %s: minReplicas (%d) must not exceed maxReplicas (%d)" $name (int $a.minReplicas) (int $a.maxReplicas)) }}
+{{- end }}
+{{- if not (or $a.cpuUtilization $a.symbolsPerReplica $a.lagSeconds $a.metrics) }}
+{{- fail (printf "autoscaling of %s: nothing to scale on; set cpuUtilization, symbolsPerReplica, lagSeconds or metrics" $name) }}
+{{- end }}
+{{- if and $a.keda.enabled (or $a.symbolsPerReplica $a.lagSeconds) (not $a.keda.serverAddress) }}
+{{- fail (printf "autoscaling of %s: keda.serverAddress (the Prometheus KEDA queries) is needed for symbolsPerReplica and lagSeconds" $name) }}
+{{- end }}
+{{- if and $a.keda.enabled $a.metrics }}
+{{- fail (printf "autoscaling of %s: metrics are HPA MetricSpecs; with keda.enabled use cpuUtilization, symbolsPerReplica or lagSeconds" $name) }}
 {{- end }}
 {{- end }}
 {{- end }}
