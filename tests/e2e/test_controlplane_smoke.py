@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from tests.harness.controlplane import ControlPlane
-from tests.harness.tools import REPO_ROOT, wait_for
+from tests.harness.tools import REPO_ROOT
+from tests.harness.waiting import wait_until
 
 pytestmark = pytest.mark.kubernetes
 
@@ -93,7 +94,9 @@ def test_deployment_gets_replicaset_and_pods_and_is_garbage_collected_with_its_o
             and len(pods) == 2
         )
 
-    wait_for(replicaset_with_two_pods, timeout=60, what="Deployment has a ReplicaSet with 2 Pods")
+    wait_until(
+        replicaset_with_two_pods, timeout=60, describe="Deployment has a ReplicaSet with 2 Pods"
+    )
 
     kube.kubectl("delete", "configmap", "owner", "-n", namespace)
 
@@ -101,7 +104,9 @@ def test_deployment_gets_replicaset_and_pods_and_is_garbage_collected_with_its_o
         left = get_json(kube, "deployments,replicasets,pods", "-n", namespace, "-l", "app=smoke")
         return not left["items"]
 
-    wait_for(all_collected, timeout=90, what="Deployment, ReplicaSet and Pods garbage-collected")
+    wait_until(
+        all_collected, timeout=90, describe="Deployment, ReplicaSet and Pods garbage-collected"
+    )
 
 
 def test_rbac_answers_differently_for_two_service_accounts(

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from tests.harness.controlplane import ControlPlane
-from tests.harness.tools import REPO_ROOT, wait_for
+from tests.harness.tools import REPO_ROOT
+from tests.harness.waiting import wait_until
 
 pytestmark = pytest.mark.kubernetes
 
@@ -71,7 +72,7 @@ def install_crd(kube: ControlPlane) -> None:
     def published() -> bool:  # kubectl explain reads the OpenAPI document, updated a bit later
         return kube.kubectl("explain", "ohlcvcollectors.spec", check=False).returncode == 0
 
-    wait_for(published, timeout=60, what="the OhlcvCollector schema in the OpenAPI document")
+    wait_until(published, timeout=60, describe="the OhlcvCollector schema in the OpenAPI document")
 
 
 def collector(namespace: str, name: str = "binance", **spec: Any) -> dict[str, Any]:

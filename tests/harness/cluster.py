@@ -30,7 +30,8 @@ from tests.harness.controlplane import ControlPlane
 from tests.harness.images import project_image
 from tests.harness.node import Node
 from tests.harness.services import PostgresServer, node_address
-from tests.harness.tools import REPO_ROOT, ServerProcess, free_port, tool, wait_for
+from tests.harness.tools import REPO_ROOT, ServerProcess, free_port, tool
+from tests.harness.waiting import wait_until
 
 CHART = REPO_ROOT / "charts" / "fullon-ohlcv"
 
@@ -207,10 +208,10 @@ def cluster_namespace(cluster: Cluster) -> Iterator[str]:
     yield name
     with contextlib.suppress(Exception):
         cluster.kubectl("delete", "namespace", name, "--wait=true", "--timeout=60s")
-    wait_for(
+    wait_until(
         lambda: cluster.get("namespace", name, namespace="default") is None,
         timeout=60,
-        what=f"namespace {name} deleted",
+        describe=f"namespace {name} deleted",
         details=lambda: (
             json.dumps(cluster.get("namespace", name, namespace="default"))
             + cluster.kubectl("get", "all,ohlcvcollectors", "-n", name, check=False).stdout

@@ -36,7 +36,8 @@ import yaml
 from tests.harness.controlplane import ControlPlane
 from tests.harness.images import PAUSE_IMAGE, pause_archive
 from tests.harness.services import POD_SUBNET
-from tests.harness.tools import ServerProcess, free_port, tool, wait_for
+from tests.harness.tools import ServerProcess, free_port, tool
+from tests.harness.waiting import wait_until
 
 NODE_NAME = "ohlcv-node"
 POD_GATEWAY = "10.88.0.1"  # the bridge's address: how Pods reach the servers of the namespace
@@ -358,10 +359,10 @@ def wait_for_pods_ready(
         )
         return f"{pods.stdout}\n{events.stdout[-3000:]}"
 
-    wait_for(
+    wait_until(
         ready,
         timeout=timeout,
-        what=f"{count} Ready Pods with {selector} in {namespace}",
+        describe=f"{count} Ready Pods with {selector} in {namespace}",
         details=details,
     )
     return names

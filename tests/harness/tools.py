@@ -6,14 +6,14 @@ other kubectl or postgres from PATH by accident, and a missing tool is an error 
 says how to get it, never a skip.
 """
 
-import contextlib
 import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from tests.harness.waiting import wait_until
 
 VENV_BIN = Path(sys.executable).parent
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -49,14 +49,8 @@ def wait_for(
     what: str,
     details: Callable[[], str] = str,
 ) -> None:
-    """Poll `condition` until it holds; connection errors count as "not yet"."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError):
-            if condition():
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what}: not true after {timeout:.0f} s\n{details()}")
+    """The old name of `tests.harness.waiting.wait_until`, until its last callers move."""
+    wait_until(condition, timeout=timeout, describe=what, details=details)
 
 
 class ServerProcess:
@@ -88,8 +82,11 @@ class ServerProcess:
                 )
             return ready()
 
-        wait_for(
-            ready_while_running, timeout=timeout, what=f"{self.name} {what}", details=self.log_tail
+        wait_until(
+            ready_while_running,
+            timeout=timeout,
+            describe=f"{self.name} {what}",
+            details=self.log_tail,
         )
 
     def stop(self, *, timeout: float = 10.0) -> None:

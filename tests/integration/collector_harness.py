@@ -43,7 +43,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ohlcv_collector.core.coverage import holes, merge
 from ohlcv_collector.models import MINUTE_MS, TimeRange, floor_minute
-from tests.harness.tools import VENV_BIN, free_port, wait_for
+from tests.harness.tools import VENV_BIN, free_port
+from tests.harness.waiting import wait_until
 from tests.replay_exchange.fixtures import ReplayProcess, start_replay_process
 
 SCRIPT = VENV_BIN / "ohlcv-collector"
@@ -251,7 +252,7 @@ class Replay:
 
     def wait_exchange_ms(self, until_ms: int, *, timeout: float) -> None:
         """Wait until the exchange's clock reaches `until_ms`."""
-        wait_for(lambda: self.now_ms() >= until_ms, timeout=timeout, what="replay clock")
+        wait_until(lambda: self.now_ms() >= until_ms, timeout=timeout, describe="replay clock")
 
 
 # -- the collector process ---------------------------------------------------------------
@@ -291,10 +292,10 @@ class Collector:
     def wait_log(
         self, predicate: Callable[[dict[str, Any]], bool], *, timeout: float, what: str
     ) -> None:
-        wait_for(
+        wait_until(
             lambda: any(predicate(line) for line in self.logs()) or self._died(),
             timeout=timeout,
-            what=what,
+            describe=what,
             details=self.output,
         )
         assert self.popen.poll() is None, f"collector exited early\n{self.output()}"
@@ -337,7 +338,7 @@ class Collector:
                 return True
             return self._died()
 
-        wait_for(holds, timeout=timeout, what=f"metric {name}{labels}", details=self.output)
+        wait_until(holds, timeout=timeout, describe=f"metric {name}{labels}", details=self.output)
         assert found, f"collector exited early\n{self.output()}"
         return found[0]
 
@@ -419,10 +420,10 @@ class Lab:
             popen = subprocess.Popen(command, env=environment, stdout=out, stderr=err)
         collector = Collector(popen, log_path, err_path, port, started_ms)
         self.collectors.append(collector)
-        wait_for(
+        wait_until(
             lambda: collector.get("/healthz")[0] == 200 or collector._died(),
             timeout=30,
-            what="collector /healthz",
+            describe="collector /healthz",
             details=collector.output,
         )
         assert popen.poll() is None, f"collector exited at start\n{collector.output()}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ohlcv_collector.models import MINUTE_MS, floor_minute
-from tests.harness.tools import wait_for
+from tests.harness.waiting import wait_until
 from tests.integration.collector_harness import (
     BACKENDS,
     Check,
@@ -91,9 +91,9 @@ def test_a_process_killed_mid_backfill_resumes_without_refetching_or_holes(
         replay = lab.replay("binance", "--speed", "20", "--history", "10d")
         throttled = {"rateLimit": 300}  # a page of 1000 klines costs 2 weights: 0.6 s
         first = lab.collector(database, replay, ccxt_options=throttled)
-        wait_for(
+        wait_until(
             lambda: database.count("ohlcv_candles", "binance", "BTC/USD") > 3000,
-            timeout=60, what="a quarter of the backfill stored", details=first.output,
+            timeout=60, describe="a quarter of the backfill stored", details=first.output,
         )  # fmt: skip
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL
         before = set(database.candles("binance", "BTC/USD"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ohlcv_collector.models import MINUTE_MS
-from tests.harness.tools import wait_for
+from tests.harness.waiting import wait_until
 from tests.integration.collector_harness import (
     BACKENDS,
     Check,
@@ -95,10 +95,10 @@ def test_bad_symbols_and_damaged_answers_store_nothing_invalid_and_stop_nothing_
         # With every fault at once the trade repair trails the stream by more than the
         # window's two-minute margin; what is asked is that nothing stays lost, so the
         # trades are judged once the collector, still running, has repaired them.
-        wait_for(
+        wait_until(
             lambda: Check(database, replay, "BTC/USDT", window).trades() == [],
             timeout=90,
-            what="BTC/USDT trades repaired up to the window's end",
+            describe="BTC/USDT trades repaired up to the window's end",
             details=collector.output,
         )
 

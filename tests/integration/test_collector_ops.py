@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.harness.tools import wait_for
+from tests.harness.waiting import wait_until
 from tests.integration.collector_harness import (
     Check,
     Collector,
@@ -94,16 +94,18 @@ def test_probes_metrics_and_progress_tell_an_operator_what_is_happening(
         must(ohlcv("db", "init", "--targets-url", targets.url, "--storage-url", postgres_dsn))
         for symbol in SYMBOLS:
             add_target(targets, "kraken", symbol, days=1)
-        wait_for(lambda: readiness(collector)[0] == 200, timeout=15, what="ready")
+        wait_until(lambda: readiness(collector)[0] == 200, timeout=15, describe="ready")
         wait_backfilled(collector, "kraken", SYMBOLS, timeout=60)
         replay.wait_exchange_ms(replay.now_ms() + 60_000, timeout=20)
 
         outage = replay.now_ms()
         with tables_locked(postgres_dsn):
-            wait_for(lambda: readiness(collector)[0] == 503, timeout=15, what="storage failing")
+            wait_until(
+                lambda: readiness(collector)[0] == 503, timeout=15, describe="storage failing"
+            )
             [reason] = readiness(collector)[1]
             assert re.fullmatch(r"storage writes failing \(\d+ in a row\)", reason)
-        wait_for(lambda: readiness(collector)[0] == 200, timeout=15, what="storage recovered")
+        wait_until(lambda: readiness(collector)[0] == 200, timeout=15, describe="storage recovered")
 
         samples = collector.metrics()
         for name in PER_SYMBOL:

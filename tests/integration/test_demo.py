@@ -11,7 +11,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from tests.harness.tools import REPO_ROOT, wait_for
+from tests.harness.tools import REPO_ROOT
+from tests.harness.waiting import wait_until
 
 SCRIPT = REPO_ROOT / "examples" / "embedded-demo.sh"
 ROW = re.compile(r"^(binance|kraken)\s+(BTC/\S+)\s+(\S+)\s+(\S+)\s+([\d.]+)%\s+(\d+)$")
@@ -98,4 +99,6 @@ def test_an_interrupted_demo_stops_everything_it_started(tmp_path: Path) -> None
     demo.send_signal(signal.SIGTERM)
     demo.communicate(timeout=60)
     assert demo.returncode == 143
-    wait_for(lambda: session_members(demo.pid) == [], timeout=20, what="every demo process ended")
+    wait_until(
+        lambda: session_members(demo.pid) == [], timeout=20, describe="every demo process ended"
+    )

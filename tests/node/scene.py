@@ -22,7 +22,7 @@ from ohlcv_collector.core.health import SYMBOL_TYPE
 from ohlcv_operator.spec import selector_string
 from tests.harness.cluster import CHART, Cluster
 from tests.harness.node import wait_for_pods_ready
-from tests.harness.tools import wait_for
+from tests.harness.waiting import wait_until
 from tests.integration.collector_harness import (
     Check,
     Database,
@@ -118,10 +118,10 @@ class Installation:
             row = self.printer_row(name)
             return row.get("HEALTHY") == f"{symbols}/{symbols}" and row.get("READY") == "True"
 
-        wait_for(
+        wait_until(
             healthy,
             timeout=timeout,
-            what=f"{name} healthy in kubectl get ohlcvcollectors",
+            describe=f"{name} healthy in kubectl get ohlcvcollectors",
             details=lambda: f"{row}\n{self.describe(name)}",
         )
         return row
@@ -173,10 +173,10 @@ class Installation:
                 pod for _, pod in seen
             } <= set(pods)
 
-        wait_for(
+        wait_until(
             shared,
             timeout=timeout,
-            what=f"{exchange}: each symbol collected by exactly one of {pods}",
+            describe=f"{exchange}: each symbol collected by exactly one of {pods}",
             details=lambda: str(seen),
         )
 
@@ -202,10 +202,10 @@ class Installation:
             found = self.problems(exchange)
             return not any(found.values())
 
-        wait_for(
+        wait_until(
             complete,
             timeout=timeout,
-            what=f"{exchange}: stored rows equal to the ground truth",
+            describe=f"{exchange}: stored rows equal to the ground truth",
             details=lambda: (
                 json.dumps({s: p[:5] for s, p in found.items()}, indent=1) + self.describe(exchange)
             ),

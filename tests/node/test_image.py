@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness.cluster import Cluster
-from tests.harness.tools import REPO_ROOT, wait_for
+from tests.harness.tools import REPO_ROOT
+from tests.harness.waiting import wait_until
 
 VERSION = "0.1.0"
 IMAGE_CONTEXT = {
@@ -57,7 +58,7 @@ def run_in_image(cluster: Cluster, namespace: str, *argv: str) -> tuple[str, int
         finished.update(statuses[0].get("state", {}).get("terminated") or {})
         return bool(finished)
 
-    wait_for(done, timeout=90, what=f"pod {name} finished")
+    wait_until(done, timeout=90, describe=f"pod {name} finished")
     logs = cluster.kubectl("logs", name, "-n", namespace).stdout
     cluster.kubectl("delete", "pod", name, "-n", namespace, "--wait=false")
     return logs, int(str(finished["exitCode"]))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.harness.cluster import Cluster
-from tests.harness.tools import wait_for
+from tests.harness.waiting import wait_until
 from tests.node.scene import Installation, installation
 
 EXCHANGE = "binance"
@@ -102,10 +102,10 @@ def test_deleted_collector_and_operator_pods_are_replaced_with_no_hole(
     operator = collecting.wait_operator_ready()
     collecting.kubectl("delete", "pod", collector, "--wait=false")
     collecting.kubectl("delete", "pod", operator, "--wait=false")
-    wait_for(
+    wait_until(
         lambda: collecting.wait_operator_ready() != operator,
         timeout=120,
-        what="a new operator Pod Ready",
+        describe="a new operator Pod Ready",
     )
     [replacement] = settle_and_check(collecting, replicas=1)
     assert replacement != collector
@@ -126,7 +126,7 @@ def test_helm_upgrade_to_a_new_image_tag_rolls_the_collectors_with_no_hole(
         images = {p["spec"]["containers"][0]["image"] for p in pods}
         return images == {upgraded}
 
-    wait_for(rolled, timeout=180, what="every Pod running the upgraded tag")
+    wait_until(rolled, timeout=180, describe="every Pod running the upgraded tag")
     [after] = settle_and_check(collecting, replicas=1)
     assert after != before
     collecting.wait_healthy(EXCHANGE, symbols=3)
@@ -143,10 +143,10 @@ def test_after_helm_uninstall_the_resources_delete_within_a_minute(
         "delete", "ohlcvcollectors", "--all", "--wait=true", "--timeout=60s"
     )
     assert deleted.returncode == 0
-    wait_for(
+    wait_until(
         lambda: collecting.cluster.items("deployments", namespace=collecting.namespace) == [],
         timeout=60,
-        what="the collector Deployment garbage-collected with its resource",
+        describe="the collector Deployment garbage-collected with its resource",
     )
 
 
@@ -167,10 +167,10 @@ def test_a_collector_over_its_memory_limit_is_oom_killed_and_the_status_says_so(
                 stalled.update(condition)
         return stalled.get("status") == "True" and stalled.get("reason") == "OOMKilled"
 
-    wait_for(
+    wait_until(
         oom_killed,
         timeout=120,
-        what="Stalled=True with reason OOMKilled",
+        describe="Stalled=True with reason OOMKilled",
         details=lambda: f"{stalled}\n{collecting.describe(EXCHANGE)}",
     )
     assert "exceeded its memory limit" in stalled["message"]
