@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,8 +29,9 @@ from ohlcv_collector.core.health import (
     symbol_component,
     symbol_params,
 )
+from tests.harness import waiting
 from tests.harness.controlplane import ControlPlane
-from tests.harness.tools import REPO_ROOT, VENV_BIN, free_port, wait_for
+from tests.harness.tools import REPO_ROOT, VENV_BIN, free_port
 
 CRD = REPO_ROOT / "charts/fullon-ohlcv/files/crd-ohlcvcollectors.yaml"
 CONFIG_PREFIXES = ("DB_", "CACHE_", "REDIS_", "OHLCV_", "ADMIN_MAIL", "KUBECONFIG", "OPERATOR_")
@@ -63,6 +65,15 @@ class OperatorProcess:
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
+    def reconciles(self) -> int:
+        """Reconciles this operator has finished (its ohlcv_operator_reconciles_total)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            for line in answer.read().decode().splitlines():
+                if line.startswith("ohlcv_operator_reconciles_total "):
+                    return int(float(line.split()[1]))
+        return 0
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -81,6 +92,7 @@ def running_operator(
     dsn: str,
     redis_url: str,
     log: Path,
+    pod_name: str = "operator-0",
     **settings: str,
 ) -> Iterator[OperatorProcess]:
     """Start `ohlcv-operator run` and stop it (SIGTERM) when the block ends."""
@@ -99,6 +111,10 @@ def running_operator(
             "OHLCV_DATABASE_SECRET": "fullon-db",
             "OHLCV_REDIS_SECRET": "fullon-redis",
             "OHLCV_COLLECTOR_IMAGE": "ghcr.io/fullon-ohlcv/fullon-ohlcv:test",
+            # A killed operator's Lease is taken over in seconds, not the default 20 s.
+            "OHLCV_LEADER_LEASE_SECONDS": "6",
+            "OHLCV_LEADER_RETRY_SECONDS": "1",
+            "POD_NAME": pod_name,
         }
         | {f"OHLCV_{key.upper()}": value for key, value in settings.items()}
     )
@@ -192,7 +208,19 @@ def get(kube: ControlPlane, kind: str, name: str, namespace: str) -> dict[str, A
 
 def wait_until(check: Any, *, what: str, operator: OperatorProcess, timeout: float = 60) -> None:
     """Wait for `check()` to hold, showing the operator's log when it does not."""
-    wait_for(check, timeout=timeout, what=what, details=operator.log_tail)
+    waiting.wait_until(check, timeout=timeout, describe=what, details=operator.log_tail)
+
+
+def wait_reconciles(operator: OperatorProcess, *, count: int, timeout: float = 30) -> None:
+    """Until `operator` has finished `count` reconciles. A check that nothing changes waits
+    for the operator's own rounds (every resource on each resync, discovery on the same
+    period), so it neither passes before the operator looked nor waits a fixed time."""
+    waiting.wait_until(
+        lambda: operator.reconciles() >= count,
+        timeout=timeout,
+        describe=f"{count} reconciles by the operator",
+        details=operator.log_tail,
+    )
 
 
 def discover_binance(

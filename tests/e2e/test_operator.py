@@ -6,7 +6,6 @@ Redis the way collectors write it; everything else is the real thing.
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from tests.e2e.operator_harness import (
     get,
     remove_target,
     running_operator,
+    wait_reconciles,
     wait_until,
     write_health,
 )
@@ -211,13 +211,13 @@ def test_a_restarted_operator_changes_nothing_that_is_right(
             what="first operator settled",
             operator=first,
         )
-        time.sleep(5)  # a few resyncs
+        wait_reconciles(first, count=first.reconciles() + 2)  # two resyncs with nothing to do
     versions = {
         kind: (get(kube, kind, name, namespace) or {})["metadata"]["resourceVersion"]
         for kind, name in (("ohlcv", "kraken"), ("deployment", "kraken-collector"))
     }
     with running_operator(**settings, log=tmp_path / "second.log") as second:  # type: ignore[arg-type]
-        time.sleep(8)  # startup, discovery and several resyncs
+        wait_reconciles(second, count=4)  # startup, discovery and several resyncs
         assert second.process.poll() is None, second.log_tail()
     after = {
         kind: (get(kube, kind, name, namespace) or {})["metadata"]["resourceVersion"]
@@ -277,7 +277,8 @@ def test_gitops_mode_creates_nothing_and_keeps_the_spec_of_git_resources(
             what="unknown exchange stalled",
             operator=operator,
         )
-        time.sleep(4)  # discovery rounds in mode off
+        # Two rounds of both resources, and of discovery in mode off.
+        wait_reconciles(operator, count=operator.reconciles() + 4)
         names = json.loads(kube.kubectl("get", "ohlcv", "-n", namespace, "-o", "json").stdout)
         assert sorted(i["metadata"]["name"] for i in names["items"]) == ["spot-kraken", "typo"]
         resource = get(kube, "ohlcv", "spot-kraken", namespace)
