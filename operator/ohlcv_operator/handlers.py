@@ -101,9 +101,8 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         return info
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    async def resource_changed(type: str, name: str, **_: Any) -> None:
-        if type != "DELETED":
-            await state.reconcile(name)
+    async def resource_changed(name: str, **_: Any) -> None:
+        await state.reconcile(name)  # also DELETED: the reconcile drops its metrics
 
     @kopf.on.event(
         "apps",

@@ -20,6 +20,7 @@ class Verdict(StrEnum):
     HEALTHY = "healthy"
     STALE = "stale"
     ERROR = "error"
+    PAUSED = "paused"  # on purpose (spec.paused): neither healthy nor a problem to alert on
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +84,14 @@ class HealthSummary:
 
     def as_status(self) -> dict[str, object]:
         """The status fields, with a bounded list of the unhealthy symbols."""
-        unhealthy = [v for v in self.verdicts if v.verdict is not Verdict.HEALTHY]
+        unhealthy = [v for v in self.verdicts if v.verdict in (Verdict.STALE, Verdict.ERROR)]
         status: dict[str, object] = {
             "collectorsAlive": self.collectors_alive,
             "symbolsTotal": len(self.verdicts),
             "symbolsHealthy": self.count(Verdict.HEALTHY),
             "symbolsStale": self.count(Verdict.STALE),
             "symbolsError": self.count(Verdict.ERROR),
+            "symbolsPaused": self.count(Verdict.PAUSED),
             "unhealthy": [
                 {"symbol": v.symbol, "status": v.verdict.value, "message": v.message[:300]}
                 for v in unhealthy[:UNHEALTHY_LISTED]
@@ -103,12 +105,19 @@ class HealthSummary:
 
 
 def summarize(
-    *, snapshot: HealthSnapshot, targets: Iterable[str], stale_lag_seconds: int
+    *,
+    snapshot: HealthSnapshot,
+    targets: Iterable[str],
+    stale_lag_seconds: int,
+    paused: bool = False,
 ) -> HealthSummary:
-    """Judge every target symbol against the snapshot."""
+    """Judge every target symbol against the snapshot; while paused every symbol is paused
+    (its collectors are gone on purpose, so their stale records say nothing)."""
     symbols = sorted(targets)
     verdicts = tuple(
-        judge(snapshot.symbols.get(s), symbol=s, stale_lag_seconds=stale_lag_seconds)
+        SymbolVerdict(s, Verdict.PAUSED, "collection is paused")
+        if paused
+        else judge(snapshot.symbols.get(s), symbol=s, stale_lag_seconds=stale_lag_seconds)
         for s in symbols
     )
     reports = [snapshot.symbols[s] for s in symbols if s in snapshot.symbols]

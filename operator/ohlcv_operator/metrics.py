@@ -1,8 +1,35 @@
-"""Prometheus metrics of the operator, served with /healthz on its metrics port."""
+"""Prometheus metrics of the operator, served with /healthz on its metrics port.
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+The per-exchange gauges go away with their resource (`forget`): a deleted OhlcvCollector
+must not keep its last figures, or an alert on them would fire forever.
+"""
+
+import contextlib
+import platform
+
+from prometheus_client import (
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+)
+
+from ohlcv_operator import __version__
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+# process_* (CPU, memory, open files, start time) and python_info, as every exporter has.
+REGISTRY.register(PROCESS_COLLECTOR)
+REGISTRY.register(PLATFORM_COLLECTOR)
+
+BUILD_INFO = Gauge(
+    "ohlcv_operator_build_info",
+    "Always 1; the labels say which operator runs (joins on version in dashboards).",
+    ("version", "python"),
+    registry=REGISTRY,
+)
+BUILD_INFO.labels(version=__version__, python=platform.python_version()).set(1)
 
 RECONCILES = Counter(
     "ohlcv_operator_reconciles", "Reconciles of OhlcvCollector resources.", registry=REGISTRY
@@ -39,3 +66,17 @@ SYMBOLS_UNHEALTHY = Gauge(
     ("exchange",),
     registry=REGISTRY,
 )
+SYMBOLS_PAUSED = Gauge(
+    "ohlcv_operator_symbols_paused",
+    "Symbols of a paused resource (spec.paused): not collected on purpose, not unhealthy.",
+    ("exchange",),
+    registry=REGISTRY,
+)
+PER_EXCHANGE = (TARGETS, SYMBOLS_HEALTHY, SYMBOLS_UNHEALTHY, SYMBOLS_PAUSED)
+
+
+def forget(exchange: str) -> None:
+    """Drop every per-exchange figure of `exchange` (its resource was deleted)."""
+    for gauge in PER_EXCHANGE:
+        with contextlib.suppress(KeyError):
+            gauge.remove(exchange)

@@ -80,6 +80,8 @@ class Reconciler:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         # When each resource's heartbeat figures were last written (or first seen).
         self._figures_at: dict[str, float] = {}
+        # The exchange each resource reported metrics for, to drop them when it is deleted.
+        self._exchanges: dict[str, str] = {}
 
     async def reconcile(self, *, name: str) -> None:
         """Bring one resource's Deployment and status in line with what is observed."""
@@ -99,7 +101,11 @@ class Reconciler:
         namespace = self._settings.namespace
         body = await self._kube.collector(namespace=namespace, name=name)
         if body is None or body["metadata"].get("deletionTimestamp"):
-            return  # gone: its Deployment is garbage-collected with it
+            # Gone: its Deployment is garbage-collected with it, its metrics end here.
+            if name in self._exchanges:
+                metrics.forget(self._exchanges.pop(name))
+            self._figures_at.pop(name, None)
+            return
         metadata = body["metadata"]
         seen, created = await self._observe(body)
         previous = body.get("status")
@@ -122,6 +128,7 @@ class Reconciler:
         for kind, reason, message in events:
             await self._event(body, kind=kind, reason=reason, message=message)
         exchange = seen.spec.exchange if seen.spec else metadata["name"]
+        self._exchanges[name] = exchange
         if seen.targets is not None:
             metrics.TARGETS.labels(exchange=exchange).set(len(seen.targets))
         health = status.get("health") or {}
@@ -129,6 +136,7 @@ class Reconciler:
         metrics.SYMBOLS_UNHEALTHY.labels(exchange=exchange).set(
             health.get("symbolsStale", 0) + health.get("symbolsError", 0)
         )
+        metrics.SYMBOLS_PAUSED.labels(exchange=exchange).set(health.get("symbolsPaused", 0))
 
     def _worth_writing(self, *, name: str, change: Change) -> bool:
         """Write meaningful changes at once, moved lag figures once per status_refresh_seconds."""

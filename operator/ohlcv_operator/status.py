@@ -154,7 +154,10 @@ def compute_status(
     health = None
     if seen.health is not None and seen.targets is not None:
         health = summarize(
-            snapshot=seen.health, targets=seen.targets, stale_lag_seconds=stale_lag_seconds
+            snapshot=seen.health,
+            targets=seen.targets,
+            stale_lag_seconds=stale_lag_seconds,
+            paused=bool(seen.spec and seen.spec.paused),
         )
     deployment = seen.deployment
     desired = deployment.desired if deployment else 0
