@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from tests.harness.controlplane import ControlPlane
-from tests.harness.tools import REPO_ROOT, wait_for
+from tests.harness.tools import REPO_ROOT
+from tests.harness.waiting import wait_until
 
 pytestmark = pytest.mark.kubernetes
 
@@ -545,7 +546,7 @@ def test_install_upgrade_and_uninstall(kube: ControlPlane, namespace: str) -> No
             images = [container_env(s).get("OHLCV_COLLECTOR_IMAGE") for s in sets]
             return len(sets) == 2 and "ghcr.io/fullon-ohlcv/fullon-ohlcv:0.2.0" in images
 
-        wait_for(rolled_out, timeout=60, what="a ReplicaSet with the upgraded Pod template")
+        wait_until(rolled_out, timeout=60, describe="a ReplicaSet with the upgraded Pod template")
         history = json.loads(kube.helm("history", RELEASE, "-n", namespace, "-o", "json").stdout)
         assert [h["status"] for h in history] == ["superseded", "deployed"]
 
@@ -644,10 +645,10 @@ def test_operator_pod_passes_restricted_pod_security(kube: ControlPlane, namespa
     def pod_created() -> bool:
         return bool(get_json(kube, "pods", "-n", namespace, "-l", selector)["items"])
 
-    wait_for(
+    wait_until(
         pod_created,
         timeout=60,
-        what="the operator's ReplicaSet creates a Pod under restricted Pod Security",
+        describe="the operator's ReplicaSet creates a Pod under restricted Pod Security",
         details=lambda: json.dumps(replicaset_events(kube, namespace, RELEASE), indent=1),
     )
     reasons = {e["reason"] for e in replicaset_events(kube, namespace, RELEASE)}
@@ -665,7 +666,9 @@ def test_operator_pod_passes_restricted_pod_security(kube: ControlPlane, namespa
             e["reason"] == "FailedCreate" and "violates PodSecurity" in e["message"] for e in events
         )
 
-    wait_for(refused, timeout=60, what="the weakened Pod is refused by Pod Security admission")
+    wait_until(
+        refused, timeout=60, describe="the weakened Pod is refused by Pod Security admission"
+    )
 
 
 def test_two_exchanges_scale_independently_through_their_scale_subresources(
@@ -706,9 +709,9 @@ def test_two_exchanges_scale_independently_through_their_scale_subresources(
     def hpa_state() -> str:
         return kube.kubectl("describe", "hpa", "-n", namespace, check=False).stdout
 
-    wait_for(
+    wait_until(
         lambda: replicas() == {"binance": 2, "kraken": 3, "bitmex": 1},
-        timeout=120, what="each HPA scales its own exchange to its minimum", details=hpa_state,
+        timeout=120, describe="each HPA scales its own exchange to its minimum", details=hpa_state,
     )  # fmt: skip
     for name in ("ohlcv-binance", "ohlcv-kraken"):
         hpa = get_json(kube, "hpa", name, "-n", namespace)
@@ -726,7 +729,10 @@ def test_two_exchanges_scale_independently_through_their_scale_subresources(
         "--set", "autoscaling.exchanges.kraken.minReplicas=5",
         "--set", "autoscaling.exchanges.kraken.maxReplicas=5",
     )  # fmt: skip
-    wait_for(
-        lambda: replicas()["kraken"] == 5, timeout=120, what="kraken scaled to 5", details=hpa_state
+    wait_until(
+        lambda: replicas()["kraken"] == 5,
+        timeout=120,
+        describe="kraken scaled to 5",
+        details=hpa_state,
     )
     assert replicas() == {"binance": 2, "kraken": 5, "bitmex": 1}

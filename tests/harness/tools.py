@@ -42,17 +42,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(
-    condition: Callable[[], bool],
-    *,
-    timeout: float,
-    what: str,
-    details: Callable[[], str] = str,
-) -> None:
-    """The old name of `tests.harness.waiting.wait_until`, until its last callers move."""
-    wait_until(condition, timeout=timeout, describe=what, details=details)
-
-
 class ServerProcess:
     """A server started by the harness, its output kept in a log file for failures."""
 
