@@ -190,6 +190,11 @@ class SymbolUnavailableError(MarketDataError):
     """The exchange does not list the symbol (unknown or delisted); retrying will not help."""
 
 
+class UnsupportedRequestError(MarketDataError):
+    """The exchange cannot answer this kind of request at all (Hyperliquid has no public
+    trade history that ccxt can page: it asks for a user's fills); retrying will not help."""
+
+
 class HealthStore(Protocol):
     """fullon_cache's ProcessCache: register/update/stop records, and list the active ones."""
 

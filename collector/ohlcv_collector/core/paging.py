@@ -6,10 +6,14 @@ that keep the stored series exact live here, once, for every exchange:
 
 - The last row of a candle answer may be the bar still in progress, so it is stored
   only once a later row proves it closed: the next page starts at that row again.
-- A candle answer that starts far after the requested `since` means the exchange has
-  no history that deep (Kraken serves only its newest 720 candles whatever `since`
-  says). The skipped range is reported as unavailable, and the caller fills it from
-  trades instead of recording it as empty.
+- A candle answer that starts after the requested `since` and reaches further than a
+  page counted from `since` could (more than `limit` minutes past it) was not counted
+  from `since`: the exchange serves a fixed window of its newest candles whatever
+  `since` says (Kraken its newest 720, Hyperliquid its newest 5000). The range before
+  its first row is then reported as unavailable, and the caller fills it from trades
+  where the exchange has trade history, instead of recording it as empty minutes.
+  (A gap at the start of an answer that a page from `since` could hold is quiet
+  minutes, on exchanges that omit minutes without trades.)
 - Where the exchange's clock shows a time closed (`closed_before`), an answer proves
   closed bars and empty minutes without a later row: a market whose data stops (a
   halt, an ended recording, an exchange that omits minutes without trades) serves no
@@ -71,7 +75,7 @@ class CandlePager:
             self.done = quiet.empty or self.cursor >= self._closed_until()
             return CandlePage(store=[], covered=None if quiet.empty else quiet)
         unavailable = None
-        if rows[0].start - self.cursor > self.limit * MINUTE_MS:
+        if rows[0].start > self.cursor and rows[-1].start >= self.cursor + self.limit * MINUTE_MS:
             unavailable = TimeRange(self.cursor, min(rows[0].start, self.hole.end))
             self.cursor = unavailable.end
         inside = [c for c in rows if c.start < self.hole.end]

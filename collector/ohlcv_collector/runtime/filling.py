@@ -24,6 +24,7 @@ from ohlcv_collector.ports import (
     MarketDataError,
     RateLimitedError,
     SymbolUnavailableError,
+    UnsupportedRequestError,
 )
 from ohlcv_collector.runtime.sink import SymbolSink
 
@@ -55,7 +56,7 @@ class HoleFiller:
         while True:
             try:
                 return await call()
-            except SymbolUnavailableError:
+            except (SymbolUnavailableError, UnsupportedRequestError):
                 raise
             except RateLimitedError as error:
                 delay = RATE_LIMITED.delay(
@@ -124,7 +125,23 @@ class HoleFiller:
         await self.fill_trades(hole, build_candles=True)
 
     async def fill_trades(self, hole: TimeRange, *, build_candles: bool = False) -> None:
-        """Fill a trade hole; with `build_candles`, also the candles of its whole minutes."""
+        """Fill a trade hole; with `build_candles`, also the candles of its whole minutes.
+
+        Where the exchange has no trade history to page (learnt from its answer), the hole
+        cannot be filled: it is logged once and left, and trades are collected by the stream.
+        """
+        if not self._market.capabilities.rest_trades:
+            return
+        try:
+            await self._page_trades(hole, build_candles=build_candles)
+        except UnsupportedRequestError as error:
+            log.warning(
+                "the exchange serves no trade history over REST (%s): trades are collected"
+                " from the stream only, and the gaps between stream connections cannot be filled",
+                error, extra=self._labels,
+            )  # fmt: skip
+
+    async def _page_trades(self, hole: TimeRange, *, build_candles: bool) -> None:
         pager = TradePager(hole=hole, limit=self._market.capabilities.trade_page_limit)
         assembler = MinuteAssembler()
         while (since := pager.next_since()) is not None:

@@ -18,6 +18,7 @@ from ohlcv_collector.ports import (
     MarketDataError,
     RateLimitedError,
     SymbolUnavailableError,
+    UnsupportedRequestError,
 )
 
 # ccxt keeps at most this many streamed trades per symbol between two reads; more
@@ -114,10 +115,14 @@ def build_exchange(
 
 
 def capabilities_of(exchange: Any) -> ExchangeCapabilities:
-    """What the exchange offers, as ccxt describes it."""
+    """What the exchange offers, as ccxt describes it: the page size of its spot markets,
+    or of its swaps where it has no spot (ccxt's `features`). Whether trade history can be
+    paged at all is learnt from the first answer (CcxtMarket.fetch_trades)."""
     has = exchange.has
-    spot = (exchange.features or {}).get("spot") or {}
-    ohlcv = spot.get("fetchOHLCV") or {}
+    features = exchange.features or {}
+    swap = features.get("swap") or {}
+    market_features = features.get("spot") or swap.get("linear") or swap.get("inverse") or {}
+    ohlcv = market_features.get("fetchOHLCV") or {}
     return ExchangeCapabilities(
         candle_page_limit=int(ohlcv.get("limit") or 500),
         trade_page_limit=1000,
@@ -140,6 +145,8 @@ def translate(error: Exception, *, exchange: Any) -> MarketDataError:
         return RateLimitedError(message, retry_after=seconds)
     if isinstance(error, ccxt.BadSymbol):
         return SymbolUnavailableError(message)
+    if isinstance(error, ccxt.ArgumentsRequired | ccxt.NotSupported):
+        return UnsupportedRequestError(message)
     if isinstance(error, ccxt.NetworkError | ccxt.ExchangeNotAvailable):
         return ExchangeUnavailableError(message)
     if isinstance(error, ccxt.BaseError):

@@ -4,6 +4,7 @@ Thin on purpose: every decision about what a page or a stream update means is in
 the core; this module only makes the calls and converts what comes back.
 """
 
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +21,12 @@ from ohlcv_collector.backends.ccxt.client import (
 )
 from ohlcv_collector.backends.ccxt.convert import candle_of, trade_of
 from ohlcv_collector.models import TIMEFRAME_1M, Candle, Trade
-from ohlcv_collector.ports import ExchangeUnavailableError, MarketInfo, StreamInterruptedError
+from ohlcv_collector.ports import (
+    ExchangeUnavailableError,
+    MarketInfo,
+    StreamInterruptedError,
+    UnsupportedRequestError,
+)
 
 log = logging.getLogger("ohlcv_collector.market")
 
@@ -92,8 +98,16 @@ class CcxtMarket:
         return [candle_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
 
     async def fetch_trades(self, *, symbol: str, since: int, limit: int) -> list[Trade]:
-        """Trades from `since`, oldest first, as the exchange answered."""
-        rows = await self._rows(lambda: self._exchange.fetch_trades(symbol, since, limit))
+        """Trades from `since`, oldest first, as the exchange answered.
+
+        An exchange whose trade history ccxt cannot page (Hyperliquid: ccxt asks for a
+        user's fills) says so on the first request: `capabilities.rest_trades` turns False.
+        """
+        try:
+            rows = await self._rows(lambda: self._exchange.fetch_trades(symbol, since, limit))
+        except UnsupportedRequestError:
+            self.capabilities = dataclasses.replace(self.capabilities, rest_trades=False)
+            raise
         return [trade_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
 
     def _connections(self) -> frozenset[tuple[int, Any]]:
