@@ -43,6 +43,10 @@ tools: venv ## PostgreSQL, Redis, containerd, runc, CNI, buildah; etcd and Kuber
 image: venv ## the container image, built from the Dockerfile with buildah into an OCI archive (cached)
 	bash tests/toolchain/image.sh $(BIN)
 
+.PHONY: chart
+chart: ## the Helm chart as dist/fullon-ohlcv-<version>.tgz, its version (and the CRD's) from pyproject.toml
+	HELM=$(if $(wildcard $(BIN)/helm),$(BIN)/helm,helm) PYTHON=$(PYTHON) bash charts/package.sh dist
+
 lint: venv ## ruff and mypy, as CI runs them
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

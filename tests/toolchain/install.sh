@@ -138,4 +138,7 @@ for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   helm_flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$client_go_minor"
 done
 build helm "$here/helm" "$helm" "$helm_flags" helm.sh/helm/v3/cmd/helm
-say "kubernetes $kube, etcd $etcd, helm $helm ready in $venv_bin"
+# actionlint checks .github/workflows (tests/release).
+actionlint=$(module_version "$here/actionlint" github.com/rhysd/actionlint)
+build actionlint "$here/actionlint" "$actionlint" "" github.com/rhysd/actionlint/cmd/actionlint
+say "kubernetes $kube, etcd $etcd, helm $helm, actionlint $actionlint ready in $venv_bin"
