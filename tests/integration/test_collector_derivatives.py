@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ohlcv_collector.models import MINUTE_MS
+from ohlcv_collector.models import MINUTE_MS, floor_minute
 from tests.integration.collector_harness import (
     Check,
     Database,
@@ -92,3 +92,34 @@ def test_hyperliquid_trades_are_streamed_equal_to_ground_truth_and_reconnects_re
             assert check.trades() == [], covered
         unsupported = collector.messages(level="WARNING", logger="ohlcv_collector.symbol")
         assert sum("no trade history over REST" in m for m in unsupported) == 1
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_hyperliquid_history_older_than_its_5000_candles_is_not_collectable_not_a_hole(
+    database: Database, tmp_path: Path
+) -> None:
+    """Five days asked, five days recorded, but Hyperliquid serves only its newest 5000 candles
+    (3.5 days) and has no trade history to build older ones from: the backfill completes with
+    those, the older range is not collectable (reported once, not requested again and again,
+    never covered as empty), and what was served equals the ground truth."""
+    init_db(database)
+    add_target(database, "hyperliquid", SYMBOL, days=5)
+    with Lab(tmp_path) as lab:
+        replay = lab.replay("hyperliquid", "--speed", "20", "--history", "5d")
+        collector = lab.collector(database, replay)
+        wait_backfilled(collector, "hyperliquid", [SYMBOL], timeout=90)
+        replay.wait_exchange_ms(replay.now_ms() + 2 * MINUTE_MS, timeout=30)
+        stopped = replay.now_ms()
+        assert collector.stop() == 0, collector.output()
+        servable_from = floor_minute(collector.started_exchange_ms) - 4999 * MINUTE_MS
+        window = collection_window(
+            started_ms=collector.started_exchange_ms, stopped_ms=stopped, days=5
+        )
+        check = Check(database, replay, SYMBOL, Window(servable_from + MINUTE_MS, window.end))
+        assert check.candles() == []
+        stored = database.candles("hyperliquid", SYMBOL)
+        assert min(stored) >= servable_from - MINUTE_MS
+        coverage = database.coverage("hyperliquid", SYMBOL, "candles")
+        assert coverage[0].start >= servable_from - MINUTE_MS  # never covered as empty
+        not_collectable = [m for m in collector.messages(level="WARNING") if "not collectable" in m]
+        assert len(not_collectable) == 1, collector.output()

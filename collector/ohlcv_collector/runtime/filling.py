@@ -14,7 +14,7 @@ from functools import partial
 from typing import TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
-from ohlcv_collector.core.coverage import whole_minutes
+from ohlcv_collector.core.coverage import merge, whole_minutes
 from ohlcv_collector.core.paging import CandlePager, TradePager
 from ohlcv_collector.core.retry import EXCHANGE_REQUEST, RATE_LIMITED, is_our_bug
 from ohlcv_collector.models import TimeRange
@@ -48,6 +48,10 @@ class HoleFiller:
         self._on_progress = on_progress
         self._symbol = sink.status.symbol
         self._labels = {"exchange": sink.status.exchange, "symbol": self._symbol}
+        # Candle ranges the exchange cannot serve at all (older than its candle history, and
+        # no trade history to build them from): not collectable, so neither holes to repair
+        # again and again nor covered as empty.
+        self.uncollectable: list[TimeRange] = []
 
     async def _request(self, call: Callable[[], Awaitable[Result]], *, what: str) -> Result:
         """Make a request until it succeeds; a symbol the exchange lacks, or a bug of
@@ -111,18 +115,18 @@ class HoleFiller:
             self._on_progress()
 
     async def _candles_from_trades(self, hole: TimeRange) -> None:
-        if not self._market.capabilities.rest_trades:
-            log.warning(
-                "the exchange has no candle history before %d and no trade history either;"
-                " that range stays a hole",
-                hole.end, extra=self._labels,
+        if self._market.capabilities.rest_trades:
+            log.info(
+                "the exchange's candle history starts at %d: building candles from trades"
+                " from %d", hole.end, hole.start, extra=self._labels,
             )  # fmt: skip
-            return
-        log.info(
-            "the exchange's candle history starts at %d: building candles from trades from %d",
-            hole.end, hole.start, extra=self._labels,
-        )  # fmt: skip
-        await self.fill_trades(hole, build_candles=True)
+            await self.fill_trades(hole, build_candles=True)
+        if not self._market.capabilities.rest_trades:  # none, or learnt just now
+            log.warning(
+                "the exchange serves no candles before %d and no trade history: %d to %d is"
+                " not collectable", hole.end, hole.start, hole.end, extra=self._labels,
+            )  # fmt: skip
+            self.uncollectable = merge([*self.uncollectable, hole])
 
     async def fill_trades(self, hole: TimeRange, *, build_candles: bool = False) -> None:
         """Fill a trade hole; with `build_candles`, also the candles of its whole minutes.

@@ -163,7 +163,7 @@ class SymbolCollector:
             end -= MINUTE_MS
         self._window = TimeRange(min(end, end - days * DAY_MS), end)
         if self._options.candles:
-            candle_holes = holes(window=self._window, covered=self._covered(SeriesKind.CANDLES))
+            candle_holes = holes(window=self._window, covered=self._candles_settled())
             self._report.status.holes = len(candle_holes)
             if candle_holes:
                 self._report.phase(Phase.BACKFILLING)
@@ -187,6 +187,10 @@ class SymbolCollector:
 
     def _covered(self, kind: SeriesKind) -> list[TimeRange]:
         return self._sink.coverage.get(kind, [])
+
+    def _candles_settled(self) -> list[TimeRange]:
+        """Candle ranges with nothing left to do: complete, or not collectable at all."""
+        return self._covered(SeriesKind.CANDLES) + self._filler.uncollectable
 
     # -- streams ----------------------------------------------------------------------
 
@@ -276,4 +280,4 @@ class SymbolCollector:
             self._repair_now.set()
 
     def _report_progress(self) -> None:
-        self._report.progress(window=self._window, covered=self._covered(SeriesKind.CANDLES))
+        self._report.progress(window=self._window, covered=self._candles_settled())
