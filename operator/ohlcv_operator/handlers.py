@@ -21,6 +21,7 @@ from ohlcv_collector.observability.http import start_probe_server
 from ohlcv_operator import metrics
 from ohlcv_operator.discovery_loop import discovery_loop
 from ohlcv_operator.kube import KubeClient
+from ohlcv_operator.liveness import CHECK_SECONDS, ApiLiveness, keep_checking
 from ohlcv_operator.login import load_connection
 from ohlcv_operator.reconcile import Reconciler
 from ohlcv_operator.resync_loop import resync_loop
@@ -42,6 +43,9 @@ class OperatorState:
     reconciler: Reconciler | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     probes: web.AppRunner | None = None
+    # /healthz fails once the API server has not answered for a while (liveness.py).
+    liveness: ApiLiveness = field(default_factory=ApiLiveness)
+    checking: asyncio.Task[None] | None = None
 
     async def connect(self, info: kopf.ConnectionInfo) -> None:
         """(Re)build the API client with fresh credentials; restart discovery and resync.
@@ -72,6 +76,12 @@ class OperatorState:
             ),
         ]
 
+    async def list_resources(self) -> object:
+        """What the liveness check asks the API server: the watched resources."""
+        if self.kube is None:
+            raise RuntimeError("not logged in yet")
+        return await self.kube.list_collectors(namespace=self.settings.namespace)
+
     async def reconcile(self, name: str) -> None:
         """Reconcile a resource once the operator is logged in."""
         if self.reconciler is not None:
@@ -87,10 +97,21 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         settings.posting.level = logging.WARNING
         settings.scanning.disabled = True  # the Role grants nothing on CRDs or namespaces
         settings.watching.server_timeout = 300
+        limit = state.settings.liveness_seconds
+        state.liveness = ApiLiveness(limit_seconds=limit)
         state.probes = await start_probe_server(
             host=state.settings.operator_metrics_host,
             port=state.settings.operator_metrics_port,
             registry=metrics.REGISTRY,
+            not_alive=state.liveness.problems,
+        )
+        state.checking = asyncio.create_task(
+            keep_checking(
+                liveness=state.liveness,
+                list_resources=state.list_resources,
+                every_seconds=min(CHECK_SECONDS, limit / 3),
+            ),
+            name="liveness",
         )
 
     @kopf.on.login(registry=registry)
@@ -102,6 +123,7 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def resource_changed(name: str, **_: Any) -> None:
+        state.liveness.heard()  # the watch delivers
         await state.reconcile(name)  # also DELETED: the reconcile drops its metrics
 
     @kopf.on.event(
@@ -112,6 +134,7 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         registry=registry,
     )
     async def deployment_changed(body: kopf.Body, **_: Any) -> None:
+        state.liveness.heard()
         for owner in body.metadata.get("ownerReferences", []):
             if owner.get("kind") == KIND and owner.get("controller"):
                 await state.reconcile(owner["name"])
@@ -125,6 +148,8 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         if state.kube is not None:
             await state.kube.close()
         await state.sources.close()
+        if state.checking is not None:
+            state.checking.cancel()
         if state.probes is not None:
             await state.probes.cleanup()
 

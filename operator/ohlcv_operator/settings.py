@@ -39,6 +39,11 @@ class OperatorSettings(BaseSettings):
     discovery_interval_seconds: float = Field(default=60.0, gt=0)
     prune: bool = False
     resync_seconds: float = Field(default=30.0, gt=0, description="periodic reconcile interval")
+    liveness_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="/healthz fails after this long without an answer from the API server",
+    )
     status_refresh_seconds: float = Field(
         default=300.0,
         gt=0,

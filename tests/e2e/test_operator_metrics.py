@@ -129,3 +129,48 @@ def scrape_or_empty(operator: OperatorProcess) -> dict[str, float]:
         return scrape(operator)
     except (urllib.error.URLError, ConnectionError):
         return {}
+
+
+def healthz(operator: OperatorProcess) -> tuple[int, dict[str, Any]]:
+    url = f"http://127.0.0.1:{operator.metrics_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except (urllib.error.URLError, ConnectionError):
+        return 0, {}
+
+
+def test_liveness_fails_while_the_api_refuses_the_operator_and_recovers(
+    kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The operator runs as the chart's ServiceAccount; taking its RoleBinding away stops
+    its watches and lists (403): /healthz must fail, so the kubelet restarts it, and pass
+    again once the API answers."""
+    kube.kubectl("apply", "--server-side", "-f", str(CRD))
+    chart = CRD.parent.parent
+    kube.helm("install", "ohlcv", str(chart), "-n", namespace, "--set", "crds.install=false")
+    token = kube.service_account_kubeconfig(namespace=namespace, name="ohlcv-operator")
+    binding = json.loads(
+        kube.kubectl("get", "rolebinding", "ohlcv-operator", "-n", namespace, "-o", "json").stdout
+    )
+    with running_operator(
+        kubeconfig=token,
+        namespace=namespace,
+        dsn=postgres_dsn,
+        redis_url=redis_url,
+        log=tmp_path / "operator.log",
+        liveness_seconds="6",
+    ) as operator:
+        wait_until(lambda: healthz(operator)[0] == 200, what="alive", operator=operator)
+        kube.kubectl("delete", "rolebinding", "ohlcv-operator", "-n", namespace)
+        wait_until(
+            lambda: healthz(operator)[0] == 503, what="not alive", operator=operator, timeout=60
+        )
+        [reason] = healthz(operator)[1]["reasons"]
+        assert reason.startswith("no answer from the Kubernetes API for ")
+        for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+            binding["metadata"].pop(key, None)
+        kube.kubectl("apply", "-f", "-", stdin=json.dumps(binding))
+        wait_until(lambda: healthz(operator)[0] == 200, what="alive again", operator=operator)

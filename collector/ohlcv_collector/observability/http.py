@@ -1,6 +1,7 @@
 """The probe and metrics endpoints: /healthz, /readyz and /metrics (collector and operator).
 
-/healthz answers as long as the event loop runs, which is what a liveness probe
+/healthz answers as long as the event loop runs and `not_alive` names no reason (the
+operator names one when it stopped hearing the API server), which is what a liveness probe
 should restart on. /readyz names every reason the process is not doing its job
 (targets never read, storage failing, Redis down, ...) so `kubectl describe pod`
 shows the cause, not just a 503.
@@ -16,10 +17,15 @@ from ohlcv_collector.observability.metrics import REGISTRY
 NotReadyReasons = Callable[[], list[str]]
 
 
-def build_app(*, not_ready: NotReadyReasons, registry: CollectorRegistry) -> web.Application:
+def build_app(
+    *, not_ready: NotReadyReasons, registry: CollectorRegistry, not_alive: NotReadyReasons = list
+) -> web.Application:
     """The aiohttp application of the probe server."""
 
     async def healthz(_: web.Request) -> web.Response:
+        reasons = not_alive()
+        if reasons:
+            return web.json_response({"status": "not alive", "reasons": reasons}, status=503)
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
@@ -45,10 +51,12 @@ async def start_probe_server(
     host: str,
     port: int,
     not_ready: NotReadyReasons = list,
+    not_alive: NotReadyReasons = list,
     registry: CollectorRegistry = REGISTRY,
 ) -> web.AppRunner:
     """Serve the probes at `host`:`port` (port 0 picks a free one); returns the runner."""
-    runner = web.AppRunner(build_app(not_ready=not_ready, registry=registry), access_log=None)
+    app = build_app(not_ready=not_ready, registry=registry, not_alive=not_alive)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host=host, port=port).start()
     return runner
