@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from ohlcv_collector.backends.health.reader import HealthReader
 from ohlcv_collector.core.liveness import SymbolHealth
+from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.runtime import assembly
 from ohlcv_operator.health import HealthSnapshot, SymbolReport
 
@@ -20,7 +21,7 @@ def report_of(health: SymbolHealth) -> SymbolReport:
         status=health.status,
         message=health.message,
         stale=health.stale,
-        backfilling=health.phase == "backfilling",
+        backfilling=health.phase == Phase.BACKFILLING,
         lag_seconds=health.lag_seconds,
         newest_candle=_iso(health.newest_candle),
     )

@@ -17,8 +17,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from ohlcv_collector.backends.health import HealthReader, ProcessStatus, RedisHealth
+from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.runtime.fleet import Fleet
-from ohlcv_collector.runtime.status import Phase, SymbolStatus
+from ohlcv_collector.runtime.status import SymbolStatus
 from tests.harness.waiting import wait_until_async
 
 pytestmark = pytest.mark.redis

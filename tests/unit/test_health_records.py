@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from ohlcv_collector.core import health
 from ohlcv_collector.core.health import ProcessStatus
 from ohlcv_collector.core.liveness import collectors_of, in_window, live_members, symbols_of
+from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.settings import CollectorSettings
 
 AT = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
@@ -81,7 +82,7 @@ def test_updates_merge_params_and_ignore_empty_arguments_as_fullon_does() -> Non
      ("reconnecting", "running"), ("error", "error"), ("stopped", "stopped")],
 )  # fmt: skip
 def test_every_phase_has_a_process_status(phase: str, status: str) -> None:
-    assert health.status_of_phase(phase).value == status
+    assert health.status_of_phase(Phase(phase)).value == status
 
 
 def test_the_window_keeps_recent_records_and_drops_naive_or_bad_times() -> None:

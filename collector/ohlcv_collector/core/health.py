@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from ohlcv_collector.core.phases import Phase
+
 PROCESS_TYPE = "ohlcv"
 COLLECTOR_TYPE = "collector"
 SYMBOL_TYPE = "live"
@@ -41,19 +43,18 @@ class ProcessStatus(StrEnum):
     STOPPED = "stopped"
 
 
-# A symbol's phase (runtime.status.Phase values) as a ProcessCache status; the message
-# says which kind of running it is.
+# A symbol's phase as a ProcessCache status; the message says which kind of running it is.
 _STATUS_OF_PHASE = {
-    "starting": ProcessStatus.STARTING,
-    "backfilling": ProcessStatus.RUNNING,
-    "streaming": ProcessStatus.RUNNING,
-    "reconnecting": ProcessStatus.RUNNING,
-    "error": ProcessStatus.ERROR,
-    "stopped": ProcessStatus.STOPPED,
+    Phase.STARTING: ProcessStatus.STARTING,
+    Phase.BACKFILLING: ProcessStatus.RUNNING,
+    Phase.STREAMING: ProcessStatus.RUNNING,
+    Phase.RECONNECTING: ProcessStatus.RUNNING,
+    Phase.ERROR: ProcessStatus.ERROR,
+    Phase.STOPPED: ProcessStatus.STOPPED,
 }
 
 
-def status_of_phase(phase: str) -> ProcessStatus:
+def status_of_phase(phase: Phase) -> ProcessStatus:
     """The ProcessCache status of a symbol in `phase`."""
     return _STATUS_OF_PHASE[phase]
 

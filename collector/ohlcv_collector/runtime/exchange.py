@@ -3,7 +3,9 @@
 The targets are read again on a timer, so a symbol added to or removed from the
 database starts or stops being collected without a restart. Symbols the exchange
 does not list, or stops listing, are reported and left alone; every other symbol
-goes on. Each symbol's tasks are isolated: one failing never cancels another.
+goes on. Until the exchange's markets have been loaded once (it may be unreachable at
+start), no symbol can be judged listed or not: they wait, and nothing is reported as
+delisted. Each symbol's tasks are isolated: one failing never cancels another.
 """
 
 import asyncio
@@ -12,11 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
+from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.models import SeriesKind, Target
 from ohlcv_collector.observability import metrics
 from ohlcv_collector.ports import Market, MarketDataError, Storage, TargetSource
 from ohlcv_collector.runtime.sink import BatchSink, SymbolSink
-from ohlcv_collector.runtime.status import Phase, SymbolStatus
+from ohlcv_collector.runtime.status import SymbolStatus
 from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
 
 log = logging.getLogger("ohlcv_collector.exchange")
@@ -71,6 +74,7 @@ class ExchangeCollector:
         self._assignment = assignment
         self._running: dict[str, Running] = {}
         self._listed: dict[str, bool] = {}
+        self._markets_loaded = False
         self._markets_age = MARKETS_REFRESH_SECONDS
         self._reported: set[str] = set()
 
@@ -109,10 +113,13 @@ class ExchangeCollector:
                 or not self._listed.get(symbol)
             ):
                 await self._stop_symbol(
-                    symbol, reason="removed from the targets" if target is None else None
+                    symbol, reason=_why_not_wanted(symbol, targets=targets, wanted=wanted)
                 )
         for symbol, target in wanted.items():
             if symbol in self._running:
+                continue
+            if not self._markets_loaded:
+                self._waiting(target)
                 continue
             if not self._listed.get(symbol):
                 self._unlisted(target)
@@ -125,13 +132,28 @@ class ExchangeCollector:
         try:
             markets = await self._market.markets()
         except MarketDataError as error:
-            log.warning("loading the exchange's markets failed: %s", error)
+            if self._markets_loaded:
+                log.warning("loading the exchange's markets failed: %s", error)
+            else:
+                log.warning(
+                    "the markets of %s could not be loaded yet, so its symbols wait: %s",
+                    self.exchange, error, extra={"exchange": self.exchange},
+                )  # fmt: skip
             return
         if not markets:  # a damaged answer parses as no markets at all: keep what we knew
             log.warning("the exchange listed no markets; keeping the previous list")
             return
         self._listed = {symbol: info.active for symbol, info in markets.items()}
         self._markets_age = 0.0
+        self._markets_loaded = True
+
+    def _waiting(self, target: Target) -> None:
+        """Not started, and not judged: the exchange's markets are not known yet."""
+        status = self.statuses.setdefault(
+            target.symbol, SymbolStatus(exchange=self.exchange, symbol=target.symbol)
+        )
+        status.phase = Phase.STARTING
+        status.message = f"waiting: the markets of {self.exchange} could not be loaded yet"
 
     def _unlisted(self, target: Target) -> None:
         status = self.statuses.setdefault(
@@ -200,3 +222,14 @@ class ExchangeCollector:
                 with contextlib.suppress(KeyError):
                     metrics.SYMBOL_PHASE.remove(self.exchange, symbol, phase.value)
         self._reported = set(self.statuses)
+
+
+def _why_not_wanted(
+    symbol: str, *, targets: Collection[str], wanted: Collection[str]
+) -> str | None:
+    """Why a running symbol stops: gone from the targets, or now another replica's."""
+    if symbol in wanted:
+        return None  # its target changed or it was delisted: restarted or reported
+    if symbol in targets:
+        return "handed over to another replica"
+    return "removed from the targets"

@@ -26,10 +26,11 @@ from datetime import UTC, datetime, timedelta
 from ohlcv_collector.core import health
 from ohlcv_collector.core.health import ProcessStatus
 from ohlcv_collector.core.liveness import collectors_of, live_members
+from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.core.retry import HEALTH_WRITE, is_our_bug
 from ohlcv_collector.core.sharding import assign
 from ohlcv_collector.ports import HealthStore
-from ohlcv_collector.runtime.status import Phase, SymbolStatus
+from ohlcv_collector.runtime.status import SymbolStatus
 
 log = logging.getLogger("ohlcv_collector.fleet")
 
@@ -178,7 +179,7 @@ class Fleet:
             reconnects=status.reconnects,
             holes=status.holes,
         )
-        state = health.status_of_phase(status.phase.value)
+        state = health.status_of_phase(status.phase)
         message = status.describe()
         known = self._symbols.get(status.symbol)
         if known is None or not await self._store.update(

@@ -9,10 +9,11 @@ the per-symbol metrics, so the collecting code stays about collecting.
 import logging
 import time
 
+from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.core.progress import EtaEstimator, progress_of
 from ohlcv_collector.models import TimeRange
 from ohlcv_collector.observability import metrics
-from ohlcv_collector.runtime.status import Phase, SymbolStatus
+from ohlcv_collector.runtime.status import SymbolStatus
 
 log = logging.getLogger("ohlcv_collector.symbol")
 

@@ -6,20 +6,9 @@ to ask a running task what it is doing.
 """
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.models import MINUTE_MS
-
-
-class Phase(StrEnum):
-    """Where a symbol's collection stands."""
-
-    STARTING = "starting"
-    BACKFILLING = "backfilling"
-    STREAMING = "streaming"
-    RECONNECTING = "reconnecting"
-    ERROR = "error"
-    STOPPED = "stopped"
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
 from ohlcv_collector.core.coverage import exchange_clock, holes, since_first, whole_minutes
+from ohlcv_collector.core.phases import Phase, phase_while_repairing
 from ohlcv_collector.core.retry import (
     REPAIR_PASS,
     STREAM_RECONNECT,
@@ -36,7 +37,6 @@ from ohlcv_collector.ports import (
 from ohlcv_collector.runtime.filling import HoleFiller
 from ohlcv_collector.runtime.reporting import SymbolReporter
 from ohlcv_collector.runtime.sink import SymbolSink
-from ohlcv_collector.runtime.status import Phase
 
 log = logging.getLogger("ohlcv_collector.symbol")
 
@@ -166,7 +166,7 @@ class SymbolCollector:
             candle_holes = holes(window=self._window, covered=self._candles_settled())
             self._report.status.holes = len(candle_holes)
             if candle_holes:
-                self._report.phase(Phase.BACKFILLING)
+                self._report.phase(phase_while_repairing(self._report.status.phase))
             for hole in candle_holes:
                 # Every minute before `end` has closed and been published: REST proves a
                 # bar closed by the clock too, where no later bar does (the data stopped).
