@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 MINUTE_MS = 60_000
+DAY_MS = 86_400_000
 TIMEFRAME_1M = "1m"
 
 

@@ -5,9 +5,10 @@ fullon_orm and fullon_cache where they import, else the built-in SQL and Redis
 backends), so both sides of the system read the same tables and keys the same way.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from ohlcv_collector.backends.health.reader import HealthReader
+from ohlcv_collector.core.formatting import format_utc
 from ohlcv_collector.core.liveness import SymbolHealth
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.runtime import assembly
@@ -23,12 +24,8 @@ def report_of(health: SymbolHealth) -> SymbolReport:
         stale=health.stale,
         backfilling=health.phase == Phase.BACKFILLING,
         lag_seconds=health.lag_seconds,
-        newest_candle=_iso(health.newest_candle),
+        newest_candle=format_utc(health.newest_candle) if health.newest_candle else None,
     )
-
-
-def _iso(at: datetime | None) -> str | None:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if at else None
 
 
 class Sources:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from ohlcv_collector.core.formatting import format_lag
 from ohlcv_operator.conditions import FALSE, TRUE, UNKNOWN, Condition, find, settle
 from ohlcv_operator.health import HealthSnapshot, HealthSummary, Verdict, summarize
 from ohlcv_operator.pods import PodFailure
@@ -48,16 +49,6 @@ class Observation:
 def targets_hash(symbols: list[str]) -> str:
     """A short, order-independent fingerprint of a target list, to spot changes."""
     return hashlib.sha256("\n".join(sorted(symbols)).encode()).hexdigest()[:16]
-
-
-def format_lag(seconds: int | None) -> str:
-    """Lag for a printer column: 4s, 3m, 2h, 5d, or - when unknown."""
-    if seconds is None:
-        return "-"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size * 2:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def _conditions(seen: Observation, health: HealthSummary | None) -> list[Condition]:

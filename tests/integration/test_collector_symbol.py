@@ -118,8 +118,8 @@ async def test_trade_coverage_past_the_repair_window_is_nothing_to_repair(
 async def test_a_bug_of_ours_stops_its_symbol_in_error_and_the_others_go_on(
     scene: Scene, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A target without its days makes the repair multiply None: a TypeError in our code,
-    # which no retry can fix.
+    # A target without its days makes the repair compare None with a number: a TypeError
+    # in our code, which no retry can fix.
     broken = Target(exchange="binance", symbol="BTC/USD", backtest_days=cast(int, None))
     healthy = Target(exchange="binance", symbol="BTC/USDC", backtest_days=0)
     options = CollectOptions(trades=False)
@@ -135,8 +135,8 @@ async def test_a_bug_of_ours_stops_its_symbol_in_error_and_the_others_go_on(
             assert healthy_status.phase is Phase.STREAMING
     assert broken_task.exception() is None
     expected = (
-        "repair pass stopped by a bug in the collector: TypeError: unsupported operand"
-        " type(s) for *: 'NoneType' and 'int'"
+        "repair pass stopped by a bug in the collector: TypeError: '>' not supported"
+        " between instances of 'int' and 'NoneType'"
     )
     assert (broken_status.phase, broken_status.last_error) == (Phase.ERROR, expected)
     assert broken_status.describe() == f"error: {expected}"  # the health record's message

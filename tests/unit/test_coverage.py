@@ -5,6 +5,7 @@ import itertools
 import pytest
 
 from ohlcv_collector.core.coverage import (
+    collection_window,
     covered_duration,
     exchange_clock,
     holes,
@@ -85,6 +86,12 @@ def test_exchange_clock_is_never_behind_what_was_covered() -> None:
     assert exchange_clock(clock=5 * M, covered=[]) == 5 * M
     assert exchange_clock(clock=5 * M, covered=[r(0, 3), r(7, 9)]) == 9 * M
     assert exchange_clock(clock=12 * M, covered=[r(0, 3), r(7, 9)]) == 12 * M
+
+
+def test_the_collection_window_is_the_days_before_its_end() -> None:
+    assert collection_window(end=3 * 1440 * M, days=2) == r(1440, 3 * 1440)
+    assert collection_window(end=5 * M, days=0) == r(5, 5)
+    assert collection_window(end=5 * M, days=-1) == r(5, 5)
 
 
 def test_since_first_runs_from_the_first_covered_instant_to_the_end() -> None:

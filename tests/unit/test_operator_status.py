@@ -5,6 +5,7 @@ from typing import Any
 
 import yaml
 
+from ohlcv_collector.core.formatting import format_lag
 from ohlcv_operator.conditions import find
 from ohlcv_operator.discovery import ExistingResource, plan_discovery
 from ohlcv_operator.health import UNHEALTHY_LISTED, HealthSnapshot, SymbolReport, Verdict, judge
@@ -16,7 +17,6 @@ from ohlcv_operator.status import (
     Observation,
     classify_change,
     compute_status,
-    format_lag,
     targets_hash,
     transitions,
 )

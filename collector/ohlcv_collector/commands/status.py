@@ -10,7 +10,6 @@ import argparse
 import json
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 
 from ohlcv_collector.backends.targets import redact_url
 from ohlcv_collector.commands.common import (
@@ -23,14 +22,14 @@ from ohlcv_collector.commands.common import (
     user_mail,
 )
 from ohlcv_collector.commands.db import STORAGE_ERRORS
-from ohlcv_collector.core.coverage import exchange_clock, holes
+from ohlcv_collector.core.coverage import collection_window, exchange_clock, holes
+from ohlcv_collector.core.formatting import format_lag, format_utc_ms
 from ohlcv_collector.core.progress import progress_of
-from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
+from ohlcv_collector.models import DAY_MS, MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
 from ohlcv_collector.ports import Storage
 from ohlcv_collector.runtime import assembly
 from ohlcv_collector.settings import DatabaseSettings
 
-DAY_MS = 86_400_000
 COLUMNS = ("EXCHANGE", "SYMBOL", "NEWEST-CANDLE", "LAG", "BACKFILL", "HOLES")
 
 
@@ -95,7 +94,7 @@ async def report(storage: Storage, target: Target, *, now: int) -> SymbolReport:
     )
     now = exchange_clock(clock=now, covered=covered)
     end = floor_minute(now) - MINUTE_MS  # the newest closed minute is the stream's
-    window = TimeRange(end - target.backtest_days * DAY_MS, end)
+    window = collection_window(end=end, days=target.backtest_days)
     newest = None
     if covered:  # stored candles lie inside the coverage; minutes without trades have none
         recent = TimeRange(max(covered[0].start, covered[-1].end - DAY_MS), covered[-1].end)
@@ -107,25 +106,12 @@ async def report(storage: Storage, target: Target, *, now: int) -> SymbolReport:
         exchange=target.exchange,
         symbol=target.symbol,
         backtest_days=target.backtest_days,
-        newest_candle=None if newest is None else _iso(newest),
+        newest_candle=None if newest is None else format_utc_ms(newest),
         newest_candle_ms=newest,
         lag_seconds=None if newest is None else max(0, now - newest - MINUTE_MS) / 1000,
         backfill_progress=round(progress_of(window=window, covered=covered), 6),
         holes=len(holes(window=window, covered=covered)),
     )
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
 
 
 def table(reports: list[SymbolReport]) -> str:
@@ -135,7 +121,7 @@ def table(reports: list[SymbolReport]) -> str:
             r.exchange,
             r.symbol,
             r.newest_candle or "-",
-            _duration(r.lag_seconds),
+            format_lag(r.lag_seconds),
             f"{r.backfill_progress:.1%}",
             str(r.holes),
         )

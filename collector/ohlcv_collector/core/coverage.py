@@ -8,7 +8,7 @@ ranges to minutes before asking.
 
 from collections.abc import Iterable
 
-from ohlcv_collector.models import MINUTE_MS, TimeRange, floor_minute
+from ohlcv_collector.models import DAY_MS, MINUTE_MS, TimeRange, floor_minute
 
 
 def merge(ranges: Iterable[TimeRange]) -> list[TimeRange]:
@@ -59,6 +59,11 @@ def exchange_clock(*, clock: int, covered: Iterable[TimeRange]) -> int:
     fullon_exchange backend and `status` have only the local clock.
     """
     return max(clock, max((r.end for r in covered), default=clock))
+
+
+def collection_window(*, end: int, days: int) -> TimeRange:
+    """The `days` before `end`: what a target's `backtest` asks to keep complete."""
+    return TimeRange(end - max(days, 0) * DAY_MS, end)
 
 
 def since_first(covered: list[TimeRange], *, end: int) -> TimeRange:

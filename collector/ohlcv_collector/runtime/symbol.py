@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
-from ohlcv_collector.core.coverage import exchange_clock, holes, since_first, whole_minutes
+from ohlcv_collector.core.coverage import (
+    collection_window,
+    exchange_clock,
+    holes,
+    since_first,
+    whole_minutes,
+)
 from ohlcv_collector.core.phases import Phase, phase_while_repairing
 from ohlcv_collector.core.retry import (
     REPAIR_PASS,
@@ -40,7 +46,6 @@ from ohlcv_collector.runtime.sink import SymbolSink
 
 log = logging.getLogger("ohlcv_collector.symbol")
 
-DAY_MS = 86_400_000
 POLL_GRACE_MS = 2_000  # exchanges publish a closed bar shortly after its minute ends
 Row = TypeVar("Row", Candle, Trade)
 
@@ -161,7 +166,7 @@ class SymbolCollector:
         end = now - now % MINUTE_MS
         if self._newest_stream in self._proving or now % MINUTE_MS < POLL_GRACE_MS:
             end -= MINUTE_MS
-        self._window = TimeRange(min(end, end - days * DAY_MS), end)
+        self._window = collection_window(end=end, days=days)
         if self._options.candles:
             candle_holes = holes(window=self._window, covered=self._candles_settled())
             self._report.status.holes = len(candle_holes)
