@@ -176,6 +176,9 @@ class ControlPlane:
                 f"--service-account-private-key-file={self._service_account.key}",
                 "--use-service-account-credentials=false",
                 "--controllers=*",
+                # HorizontalPodAutoscalers are evaluated every 2 s instead of every 15 s: a
+                # test that waits for one to act waits for seconds, not for its schedule.
+                "--horizontal-pod-autoscaler-sync-period=2s",
                 "--profiling=false",
             ],
         )
