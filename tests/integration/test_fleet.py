@@ -123,6 +123,7 @@ async def test_replicas_split_symbols_hand_over_on_crash_and_scale_back(
         await wait_until_async(
             lambda: _advanced(scene, taken_back, minutes=1),
             timeout=20,
+            interval=0.5,
             describe="another candle stored on every symbol after c1 took all back",
         )
         compared = await scene.assert_complete(SYMBOLS, days=DAYS)
@@ -163,6 +164,7 @@ async def test_collection_goes_on_while_redis_is_down(
             await wait_until_async(
                 lambda: _advanced(scene, before, minutes=OUTAGE_CANDLES),
                 timeout=OUTAGE_CANDLES * 60 / OUTAGE_SPEED + 20,
+                interval=0.5,
                 describe=f"{OUTAGE_CANDLES} candles stored per symbol while Redis is down",
             )
             assert await _not_ready_for_redis(collector)
@@ -191,7 +193,8 @@ async def _all_stored(scene: Scene, symbols: list[str]) -> bool:
 
 
 async def _advanced(scene: Scene, since: dict[str, int], *, minutes: int) -> dict[str, int]:
-    """The newest candles once every symbol's is `minutes` past `since` (empty before)."""
+    """The newest candles once every symbol's is `minutes` past `since` (empty before).
+    Each call opens a connection per symbol: poll it every half second, not faster."""
     newest = await scene.newest(list(since))
     done = all(newest[s] - since[s] >= minutes * MINUTE_MS for s in since)
     return newest if done else {}
