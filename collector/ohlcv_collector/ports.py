@@ -5,7 +5,7 @@ the fullon libraries are importable, a fullon backend. The runtime depends only 
 these protocols, so backends plug in without the runtime knowing which one it drives.
 """
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
@@ -142,6 +142,14 @@ class WriteResult:
     trades: int
 
 
+class BatchSink(Protocol):
+    """Where a symbol's rows go on their way to storage (runtime.writer.BatchWriter)."""
+
+    async def put(self, batch: WriteBatch) -> None:
+        """Buffer a batch; waits while the buffer is full."""
+        ...
+
+
 class Storage(Protocol):
     """Idempotent storage of candles, trades and their coverage."""
 
@@ -195,7 +203,20 @@ class UnsupportedRequestError(MarketDataError):
     trade history that ccxt can page: it asks for a user's fills); retrying will not help."""
 
 
-class HealthStore(Protocol):
+# Which of the exchange's target symbols this process collects. Alone it takes all;
+# in a fleet of replicas, the fleet decides (rendezvous hashing over live collectors).
+Assignment = Callable[[Collection[str]], Awaitable[set[str]]]
+
+
+class RecordSource(Protocol):
+    """A health store that can list the records active within a window."""
+
+    async def active_records(self, *, window: timedelta) -> list[Record]:
+        """Records whose last update is within `window`."""
+        ...
+
+
+class HealthStore(RecordSource, Protocol):
     """fullon_cache's ProcessCache: register/update/stop records, and list the active ones."""
 
     async def register(
@@ -217,10 +238,6 @@ class HealthStore(Protocol):
 
     async def stop(self, *, process_id: str, message: str | None = None) -> bool:
         """Mark a record stopped and remove it from the active ones."""
-        ...
-
-    async def active_records(self, *, window: timedelta) -> list[Record]:
-        """Records whose last update is within `window`."""
         ...
 
     async def close(self) -> None:

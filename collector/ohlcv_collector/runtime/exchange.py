@@ -11,14 +11,21 @@ delisted. Each symbol's tasks are isolated: one failing never cancels another.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.models import SeriesKind, Target
 from ohlcv_collector.observability import metrics
-from ohlcv_collector.ports import Market, MarketDataError, Storage, TargetSource
-from ohlcv_collector.runtime.sink import BatchSink, SymbolSink
+from ohlcv_collector.ports import (
+    Assignment,
+    BatchSink,
+    Market,
+    MarketDataError,
+    Storage,
+    TargetSource,
+)
+from ohlcv_collector.runtime.sink import SymbolSink
 from ohlcv_collector.runtime.status import SymbolStatus
 from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
 
@@ -26,10 +33,6 @@ log = logging.getLogger("ohlcv_collector.exchange")
 
 # Markets are reloaded at least this often, so a delisting is noticed while running.
 MARKETS_REFRESH_SECONDS = 300.0
-
-# Which of the exchange's target symbols this process collects. Alone it takes all;
-# in a fleet of replicas, the fleet decides (rendezvous hashing over live collectors).
-Assignment = Callable[[Collection[str]], Awaitable[set[str]]]
 
 
 async def take_all(symbols: Collection[str]) -> set[str]:

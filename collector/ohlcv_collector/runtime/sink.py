@@ -9,24 +9,15 @@ coverage and status current, so nobody has to read storage back to know the stat
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import Protocol
 
 from ohlcv_collector.core.coverage import holes, merge
 from ohlcv_collector.core.validation import Rejected, candle_problem, partition, trade_problem
 from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, TimeRange, Trade, floor_minute
 from ohlcv_collector.observability import metrics
-from ohlcv_collector.ports import Coverage, WriteBatch
+from ohlcv_collector.ports import BatchSink, Coverage, WriteBatch
 from ohlcv_collector.runtime.status import SymbolStatus
 
 log = logging.getLogger("ohlcv_collector.symbol")
-
-
-class BatchSink(Protocol):
-    """The writer's side of the sink (runtime.writer.BatchWriter)."""
-
-    async def put(self, batch: WriteBatch) -> None:
-        """Buffer a batch; waits while the buffer is full."""
-        ...
 
 
 def _minus(covered: Iterable[TimeRange], excluded: list[TimeRange]) -> list[TimeRange]:

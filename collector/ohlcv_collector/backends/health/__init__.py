@@ -8,7 +8,7 @@ collectors = await reader.live_collectors("binance")   # list[CollectorRecord]
 symbols = await reader.symbol_health("binance")         # list[SymbolHealth]
 """
 
-from ohlcv_collector.backends.health.reader import HealthReader, RecordSource
+from ohlcv_collector.backends.health.reader import HealthReader
 from ohlcv_collector.backends.health.redis import RedisHealth
 from ohlcv_collector.core.health import ProcessStatus
 from ohlcv_collector.core.liveness import CollectorRecord, SymbolHealth
@@ -17,7 +17,6 @@ __all__ = [
     "CollectorRecord",
     "HealthReader",
     "ProcessStatus",
-    "RecordSource",
     "RedisHealth",
     "SymbolHealth",
 ]

@@ -7,9 +7,7 @@ fullon_cache's own rules, so what it reports is what fullon's tools would report
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
-from ohlcv_collector.core.health import Record
 from ohlcv_collector.core.liveness import (
     DEFAULT_WINDOW,
     CollectorRecord,
@@ -17,14 +15,7 @@ from ohlcv_collector.core.liveness import (
     collectors_of,
     symbols_of,
 )
-
-
-class RecordSource(Protocol):
-    """A health store that can list the records active within a window."""
-
-    async def active_records(self, *, window: timedelta) -> list[Record]:
-        """Records whose last update is within `window`."""
-        ...
+from ohlcv_collector.ports import RecordSource
 
 
 class HealthReader:
