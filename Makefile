@@ -9,8 +9,10 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 DEMO_SECONDS ?=
 DEMO_NETNS ?= ohlcv-demo
+BENCH ?= full
+BENCH_NETNS ?= ohlcv-bench
 
-.PHONY: help test demo demo-embedded venv tools image lint format lock clean
+.PHONY: help test demo demo-embedded bench venv tools image lint format lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,6 +22,13 @@ test: venv tools image lint ## set everything up, then run the whole suite (real
 
 demo: venv tools image ## the main job on a real single-node cluster: helm install, collectors as Pods, live status (Ctrl-C stops it)
 	OHLCV_NETNS_NAME=$(DEMO_NETNS) $(BIN)/python -m tests.harness.netns -- $(BIN)/python -m examples.demo $(DEMO_SECONDS)
+
+bench: venv tools $(BIN)/.installed-bench ## benchmarks B1..B7 (docs/benchmarks.md): JSON in bench/results/latest.json, docs regenerated; BENCH=quick runs each small
+	OHLCV_NETNS_NAME=$(BENCH_NETNS) $(BIN)/python -m tests.harness.netns -- $(BIN)/python -m bench --mode $(BENCH) --docs
+
+$(BIN)/.installed-bench: $(BIN)/.installed
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	touch $@
 
 demo-embedded: venv ## one collector process per exchange on SQLite, no Kubernetes
 	bash examples/embedded-demo.sh $(or $(DEMO_SECONDS),60)

@@ -1,84 +1,144 @@
-"""Backfill speed: closed 1m candles per second, per exchange and storage, through the
-collector's own code path (ExchangeCollector -> SymbolCollector -> HoleFiller -> sink ->
-BatchWriter -> storage) against the replay exchange with its rate limiter off.
+"""Backfill (B2): closed 1m candles stored per second from REST by the real collector process,
+timed from its first candle request to the last candle committed (its CPU is the process's
+whole, start-up included).
 
-    .venv/bin/python -m bench.backfill            # SQLite
-    OHLCV_BENCH_POSTGRES_DSN=postgresql://... .venv/bin/python -m bench.backfill
-
-Prints one JSON object. Binance: 10 days of BTC/USD (14,400 candles, pages of 1000);
-Kraken: BTC/USD, whose OHLC endpoint serves only the newest 720 candles.
+Without a rate limit the collector is compared with ccxt alone fetching and parsing the same
+pages in the same run (bench/ccxt_ceiling.py). With the replay exchange enforcing Binance's
+real public limit (6,000 request weight a minute, 429 then 418 bans) and Kraken's decaying call
+counter, the collector runs with its normal settings and the figure is the share of the
+permitted rate it uses, and how many answers were refusals.
 """
+
+from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    collecting,
-    fresh_storage,
-    max_rss_mb,
-    replay,
-    storage_urls,
-    temporary_directory,
-)
-from ohlcv_collector.models import Target
-from ohlcv_collector.runtime.status import Phase, SymbolStatus
-from ohlcv_collector.runtime.symbol import CollectOptions
+import asyncpg
 
-CASES = {
-    "binance": (("--history", "10d"), 10),
-    "kraken": (("--history", "12h"), 1),
-}
-SYMBOL = "BTC/USD"
+from bench.lab import Lab
+from bench.measure import SHARED_DATA, cpu_report, replay, steady_window
+from bench.replay import symbol_names
+
+BINANCE_CANDLES = SHARED_DATA / "candles_1m/binanceus_BTCUSD_1m_20230301_20230321.csv"
+KRAKEN_CANDLES = SHARED_DATA / "candles_1m/kraken_XBTUSD_1m_fromtrades_20230301_20230321.csv"
+BINANCE_WEIGHT_PER_MINUTE = 6000
+KRAKEN_CALLS_PER_MINUTE = 60
+CANDLE_ARGS = ("--no-trades", "--repair-interval", "3600")
 
 
-def done(status: SymbolStatus | None) -> bool:
-    """True once the backfill window is stored completely and the symbol streams."""
-    return (
-        status is not None
-        and status.backfill_progress >= 1.0
-        and (status.phase is not Phase.BACKFILLING)
-    )
+async def collector_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, Any]:
+    """From the first stored candle to every symbol's window stored, no rate limit."""
+    names = symbol_names(symbols, quote="USD")
+    history = ("--history", f"{days + 1}d")
+    with replay(exchange="binance", symbols=symbols, data=[BINANCE_CANDLES],
+                directory=lab.directory, args=history) as served:  # fmt: skip
+        dsn = await lab.collector_database(exchange="binance", symbols=names, days=days)
+        expected = symbols * days * 1440
+        collector = lab.collector(
+            name=f"backfill-{symbols}", exchange="binance", dsn=dsn, ccxt_urls=served.ccxt_urls,
+            args=(*CANDLE_ARGS, "--backfill-days", str(days)),
+        )  # fmt: skip
+        connection = await asyncpg.connect(dsn)
+        try:
+            count = "SELECT count(*) FROM ohlcv_candles"
+            deadline = time.monotonic() + 600
+            while (stored := int(await connection.fetchval(count))) < expected:
+                collector.check_running()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"backfill stored {stored} of {expected} in 600 s")
+                await asyncio.sleep(0.05)
+            # from its first candle request (ccxt alone is timed from there too)
+            seconds = time.time() - float(served.stats()["first_candle_call"])
+            cpu, peak = collector.cpu(), collector.peak_rss_mb()
+        finally:
+            await connection.close()
+            collector.stop()
+    return {"symbols": symbols, "days": days, "candles": stored, "seconds": round(seconds, 2),
+            "candles_per_second": round(stored / seconds, 1), "cpu_seconds": round(cpu, 2),
+            "peak_rss_mb": peak}  # fmt: skip
 
 
-async def one(exchange: str, days: int, urls: dict[str, Any], storage_url: str) -> dict[str, Any]:
-    storage = await fresh_storage(storage_url)
-    options = CollectOptions(trades=False, repair_interval_seconds=3600)
-    target = Target(exchange=exchange, symbol=SYMBOL, backtest_days=days)
-    try:
-        began = time.perf_counter()
-        async with collecting(
-            exchange=exchange, targets=[target], urls=urls, storage=storage, options=options
-        ) as (collector, writer):
-            while not done(collector.statuses.get(SYMBOL)):  # noqa: ASYNC110 (polled state)
-                await asyncio.sleep(0.02)
-            await writer.flush()
-            seconds = time.perf_counter() - began
-            stored = writer.stats.candles_inserted
-    finally:
-        await storage.close()
-    return {
-        "exchange": exchange,
-        "storage": storage_url.split(":", 1)[0],
-        "symbol": SYMBOL,
-        "days": days,
-        "candles": stored,
-        "seconds": round(seconds, 3),
-        "candles_per_second": round(stored / seconds, 1),
-    }
+async def ccxt_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, Any]:
+    """ccxt alone paging through the same candles (nothing stored)."""
+    names = symbol_names(symbols, quote="USD")
+    with replay(exchange="binance", symbols=symbols, data=[BINANCE_CANDLES],
+                directory=lab.directory, args=("--history", f"{days + 1}d")) as served:  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.ccxt_ceiling", "candles", json.dumps(served.ccxt_urls),
+            str(lab.directory / "ccxt-candles.txt"), str(days), *names,
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await process.communicate()
+    result = json.loads(out.decode().splitlines()[-1])
+    return {"symbols": symbols, "days": days, "candles": result["candles"],
+            "seconds": round(result["seconds"], 2),
+            "candles_per_second": round(result["candles"] / result["seconds"], 1),
+            "cpu_seconds": round(result["cpu_seconds"], 2)}  # fmt: skip
 
 
-async def main() -> dict[str, Any]:
-    results = []
-    with temporary_directory() as directory:
-        for exchange, (args, days) in CASES.items():
-            with replay(exchange, *args) as served:
-                for url in storage_urls(Path(directory)).values():
-                    results.append(await one(exchange, days, served.ccxt_urls, url))
-    return {"benchmark": "backfill", "results": results, "max_rss_mb": max_rss_mb()}
+async def limited(lab: Lab, *, exchange: str, symbols: int, days: int, plan: Any) -> dict[str, Any]:
+    """The collector with its normal settings against the real limits, over a window."""
+    quote = "USD"
+    names = symbol_names(symbols, quote=quote)
+    data = BINANCE_CANDLES if exchange == "binance" else KRAKEN_CANDLES
+    args = ("--rate-limits", "--history", f"{days + 1}d")
+    with replay(exchange=exchange, symbols=symbols, data=[data], directory=lab.directory,
+                args=args) as served:  # fmt: skip
+        dsn = await lab.collector_database(exchange=exchange, symbols=names, days=days)
+        collector = lab.collector(
+            name=f"limited-{exchange}", exchange=exchange, dsn=dsn, ccxt_urls=served.ccxt_urls,
+            args=(*CANDLE_ARGS, "--backfill-days", str(days)), ccxt_options={},
+        )  # fmt: skip
+        try:
+
+            async def used() -> int:  # Binance: request weight; Kraken: calls
+                stats = served.stats()
+                if exchange == "binance":
+                    return int(stats["binance_weight_used"])
+                return sum(stats["calls"].values())
+
+            window = await steady_window(counter=used, processes={"collector": collector,
+                                         "replay": served.child}, warmup=plan.warmup,
+                                         duration=plan.limited_duration)  # fmt: skip
+            last = served.stats()
+        finally:
+            collector.stop()
+    statuses = last["calls"]
+    minutes = window.seconds / 60
+    per_minute = window.count / minutes
+    result: dict[str, Any] = {
+        "exchange": exchange, "symbols": symbols, "window_seconds": round(window.seconds, 1),
+        "calls": sum(statuses.values()),
+        "http_429": int(statuses.get("429", 0)), "http_418": int(statuses.get("418", 0)),
+        "kraken_refused": int(last["kraken_refusals"]),
+        "cpu": cpu_report(window, per="weight" if exchange == "binance" else "calls"),
+    }  # fmt: skip
+    if exchange == "binance":
+        permitted = BINANCE_WEIGHT_PER_MINUTE
+        result |= {"weight_per_minute": round(per_minute, 1)}
+    else:  # one call a second decays each counter (the replay's default, Kraken's public tier)
+        permitted = KRAKEN_CALLS_PER_MINUTE
+        result |= {"calls_per_minute": round(per_minute, 1)}
+    return result | {"permitted_per_minute": permitted,
+                     "share_of_permitted": round(per_minute / permitted, 3)}  # fmt: skip
 
 
-if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main())))
+async def b2(lab: Lab, plan: Any) -> dict[str, Any]:
+    runs = []
+    for symbols in plan.b2_symbols:
+        collector = await collector_backfill(lab, symbols=symbols, days=plan.b2_days)
+        ccxt = await ccxt_backfill(lab, symbols=symbols, days=plan.b2_days)
+        ratio = collector["candles_per_second"] / ccxt["candles_per_second"]
+        runs.append({"symbols": symbols, "collector": collector, "ccxt_alone": ccxt,
+                     "collector_to_ccxt_ratio": round(ratio, 3)})  # fmt: skip
+    rate_limited = [
+        await limited(lab, exchange=exchange, symbols=plan.limited_symbols, days=plan.b2_days,
+                      plan=plan)
+        for exchange in ("binance", "kraken")
+    ]  # fmt: skip
+    goal = "collector/ccxt >= 0.70; >= 90% of Binance's weight; zero 429 and 418"
+    return {"runs": runs, "rate_limited": rate_limited, "goal": goal}
