@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 
 from ohlcv_collector.backends.health import HealthReader, ProcessStatus, RedisHealth
 from ohlcv_collector.core.phases import Phase
-from ohlcv_collector.runtime.fleet import Fleet
+from ohlcv_collector.runtime.heartbeat import HeartbeatWriter
 from ohlcv_collector.runtime.status import SymbolStatus
 from tests.harness.waiting import wait_until_async
 
@@ -196,8 +196,8 @@ async def test_a_crashed_fleet_goes_stale_and_a_stopped_one_leaves(
                                  phase=Phase.BACKFILLING, backfill_progress=0.45),
     }  # fmt: skip
 
-    def fleet(instance: str) -> Fleet:
-        return Fleet(
+    def fleet(instance: str) -> HeartbeatWriter:
+        return HeartbeatWriter(
             exchange="binance", instance=instance, store=store,
             heartbeat_seconds=0.2, member_timeout_seconds=1.0,
         )  # fmt: skip
@@ -246,7 +246,7 @@ async def test_a_crashed_fleet_goes_stale_and_a_stopped_one_leaves(
 
 async def test_the_fleet_reports_an_unreachable_redis_and_never_raises() -> None:
     store = RedisHealth.from_url("redis://127.0.0.1:1/0", timeout_seconds=0.2)
-    fleet = Fleet(
+    fleet = HeartbeatWriter(
         exchange="binance", instance="pod-a", store=store,
         heartbeat_seconds=0.2, member_timeout_seconds=1.0,
     )  # fmt: skip

@@ -14,7 +14,7 @@ from ohlcv_collector.observability import metrics
 from ohlcv_collector.observability.http import start_probe_server
 from ohlcv_collector.runtime import assembly
 from ohlcv_collector.runtime.exchange import ExchangeCollector, take_all
-from ohlcv_collector.runtime.fleet import Fleet
+from ohlcv_collector.runtime.heartbeat import HeartbeatWriter
 from ohlcv_collector.runtime.symbol import CollectOptions
 from ohlcv_collector.runtime.writer import BatchWriter
 from ohlcv_collector.settings import CollectorSettings
@@ -47,16 +47,16 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
         loop.add_signal_handler(signum, stop.set)
     settings = config.collector
     store = assembly.open_health(config.redis_url)
-    fleet = None
+    heartbeat = None
     if store is not None:
-        fleet = Fleet(
+        heartbeat = HeartbeatWriter(
             exchange=config.exchange,
             instance=settings.instance,
             store=store,
             heartbeat_seconds=settings.heartbeat_seconds,
             member_timeout_seconds=settings.member_timeout_seconds(),
         )
-        await fleet.start()
+        await heartbeat.start()
     budget = assembly.open_budget(redis_url=config.redis_url, exchange=config.exchange)
     targets = assembly.open_targets(url=config.targets_url, user_mail=settings.user_mail)
     market = assembly.open_market(
@@ -81,7 +81,7 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
         options=config.options,
         refresh_seconds=settings.targets_refresh_seconds,
         symbols=config.symbols,
-        assignment=fleet.assignment if fleet else take_all,
+        assignment=heartbeat.assignment if heartbeat else take_all,
     )
 
     def not_ready() -> list[str]:
@@ -90,7 +90,7 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
             reasons.append("the targets have not been read from the database yet")
         if writer.stats.consecutive_failures:
             reasons.append(f"storage writes failing ({writer.stats.consecutive_failures} in a row)")
-        return reasons + (fleet.not_ready() if fleet else [])
+        return reasons + (heartbeat.not_ready() if heartbeat else [])
 
     probes = await start_probe_server(
         host=settings.http_host, port=settings.http_port, not_ready=not_ready
@@ -98,8 +98,8 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
     collecting = asyncio.create_task(exchange.run(), name=f"collect {config.exchange}")
     sampling = asyncio.create_task(_sample_writer(writer), name="writer metrics")
     background = [collecting, sampling]
-    if fleet is not None:
-        heartbeats = fleet.run(statuses=exchange.statuses)
+    if heartbeat is not None:
+        heartbeats = heartbeat.run(statuses=exchange.statuses)
         background.append(asyncio.create_task(heartbeats, name="health heartbeats"))
     log.info("collector started", extra={"exchange": config.exchange})
     try:
@@ -114,7 +114,7 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
                 await task
         # Others take this replica's symbols over as soon as its records are stopped, so
         # that runs while the rows are flushed, not after.
-        await asyncio.gather(_flush(writer), fleet.stop() if fleet else asyncio.sleep(0))
+        await asyncio.gather(_flush(writer), heartbeat.stop() if heartbeat else asyncio.sleep(0))
         closings = [market.close(), targets.close(), storage.close(), probes.cleanup()]
         closings += [c.close() for c in (store, budget) if c is not None]
         for closing in closings:

@@ -1,6 +1,6 @@
-"""The replicas of one exchange: health heartbeats, and the symbol split they imply.
+"""The heartbeat writer: this replica's health records, and the symbol split they imply.
 
-Every `heartbeat_seconds` the fleet rewrites this process's ProcessCache record and one
+Every `heartbeat_seconds` it rewrites this process's ProcessCache record and one
 record per symbol it collects (at once when a symbol changes phase), stops the records
 of symbols it no longer collects, and reads which replicas of the exchange are alive.
 Its `assignment` gives the exchange collector the symbols rendezvous hashing assigns to
@@ -32,14 +32,15 @@ from ohlcv_collector.core.sharding import assign
 from ohlcv_collector.ports import HealthStore
 from ohlcv_collector.runtime.status import SymbolStatus
 
-log = logging.getLogger("ohlcv_collector.fleet")
+log = logging.getLogger("ohlcv_collector.fleet")  # the name operators filter logs by
 
 TICK_SECONDS = 1.0  # how soon a phase change reaches Redis
 CALL_TIMEOUT_SECONDS = 2.0
 
 
-class Fleet:
-    """This replica's health records and its share of the exchange's symbols."""
+class HeartbeatWriter:
+    """This replica's health records, and its share of the exchange's symbols among the
+    replicas whose heartbeats it reads."""
 
     def __init__(
         self,
