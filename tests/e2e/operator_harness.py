@@ -65,14 +65,18 @@ class OperatorProcess:
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
-    def reconciles(self) -> int:
-        """Reconciles this operator has finished (its ohlcv_operator_reconciles_total)."""
+    def counter(self, name: str) -> int:
+        """A counter of this operator's /metrics, such as ohlcv_operator_reconciles."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as answer:
             for line in answer.read().decode().splitlines():
-                if line.startswith("ohlcv_operator_reconciles_total "):
+                if line.startswith(f"{name}_total "):
                     return int(float(line.split()[1]))
         return 0
+
+    def reconciles(self) -> int:
+        """Reconciles this operator has finished, failed ones included."""
+        return self.counter("ohlcv_operator_reconciles")
 
     def stop(self) -> None:
         if self.process.poll() is None:

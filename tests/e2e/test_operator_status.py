@@ -7,9 +7,9 @@ each be told apart: the first is Stalled, the second is retried and leaves no ma
 """
 
 import json
+import os
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,11 @@ from tests.e2e.operator_harness import (
     add_target,
     get,
     running_operator,
+    wait_reconciles,
     wait_until,
     write_health,
 )
+from tests.harness import waiting
 from tests.harness.controlplane import ControlPlane
 from tests.harness.tools import free_port, tool
 
@@ -59,30 +61,51 @@ class Watch:
                 name,
                 "-n",
                 namespace,
-                "--watch-only",
+                "--watch",
                 "--output-watch-events",
                 "-o",
                 "json",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            text=True,
         )
-        time.sleep(1)  # the watch is established before anything is counted
+        assert self._process.stdout is not None
+        self._stdout = self._process.stdout
+        self._output = b""
+        # The watch starts with the version stored now (an ADDED event): once that is seen,
+        # the watch is established and every later write is counted.
+        os.set_blocking(self._stdout.fileno(), False)
+        waiting.wait_until(
+            self._events,
+            timeout=30,
+            describe=f"kubectl watching {kind}/{name}: its current version",
+        )
+        os.set_blocking(self._stdout.fileno(), True)
+
+    def _events(self) -> list[dict[str, Any]]:
+        """The whole events printed so far (a partly printed one is left for later)."""
+        self._output += self._stdout.read() or b""
+        return self._decoded()
+
+    def _decoded(self) -> list[dict[str, Any]]:
+        text, decoder, found, at = self._output.decode(errors="replace"), json.JSONDecoder(), [], 0
+        while at < len(text):
+            if text[at].isspace():
+                at += 1
+                continue
+            try:
+                event, at = decoder.raw_decode(text, at)
+            except ValueError:
+                break
+            found.append(event)
+        return found
 
     def stop(self) -> list[dict[str, Any]]:
         """End the watch; the objects of its MODIFIED events, in order."""
         self._process.terminate()
-        output, _ = self._process.communicate(timeout=10)
-        decoder, found, at = json.JSONDecoder(), [], 0
-        while at < len(output):
-            if output[at].isspace():
-                at += 1
-                continue
-            event, at = decoder.raw_decode(output, at)
-            if event.get("type") == "MODIFIED":
-                found.append(event["object"])
-        return found
+        rest, _ = self._process.communicate(timeout=10)
+        self._output += rest
+        return [e["object"] for e in self._decoded() if e.get("type") == "MODIFIED"]
 
 
 class Heartbeats:
@@ -134,12 +157,14 @@ def operator(
 
 
 def status_writes_while_idle(
-    kube: ControlPlane, *, namespace: str, name: str, seconds: float
+    kube: ControlPlane, operator: OperatorProcess, *, namespace: str, name: str, resyncs: int
 ) -> list[dict[str, Any]]:
-    """The versions of resource `name` stored during `seconds` in which nothing but the
-    collectors' heartbeats changes."""
+    """The versions of resource `name` stored during `resyncs` reconciles of it in which
+    nothing but the collectors' heartbeats changes (after two reconciles that let whatever
+    came with the last change, such as the Pod count, be written first)."""
+    wait_reconciles(operator, count=operator.reconciles() + 2)
     watch = Watch(kube, kind="ohlcv", name=name, namespace=namespace)
-    time.sleep(seconds)
+    wait_reconciles(operator, count=operator.reconciles() + resyncs)
     return watch.stop()
 
 
@@ -158,8 +183,10 @@ def test_status_is_written_on_a_change_of_verdict_not_on_every_heartbeat(
             what="both symbols healthy",
             operator=operator,
         )
-        # Resyncs run every 2 s and the lag moves every second: 12 s of both.
-        idle = status_writes_while_idle(kube, namespace=namespace, name="binance", seconds=12)
+        # Resyncs run every 2 s and the lag moves every second: six resyncs, about 12 s.
+        idle = status_writes_while_idle(
+            kube, operator, namespace=namespace, name="binance", resyncs=6
+        )
         assert [o["status"]["health"].get("worstLagSeconds") for o in idle] == []
         heartbeats.phases["ETH/USDT"] = "error"
         wait_until(
@@ -284,8 +311,14 @@ def test_an_api_server_failing_for_a_while_is_retried_and_never_stalls_the_resou
     kube.kubectl("apply", "-f", "-", stdin=json.dumps(webhook))
     try:
         watch = Watch(kube, kind="ohlcv", name="binance", namespace=namespace)
+        failed = operator.counter("ohlcv_operator_reconcile_errors")
         kube.kubectl("scale", "ohlcv/binance", "-n", namespace, "--replicas=2")
-        time.sleep(10)  # the reconcile of the scale and several resyncs, each retrying
+        # The reconcile of the scale and a resync's, each failing after all its attempts.
+        wait_until(
+            lambda: operator.counter("ohlcv_operator_reconcile_errors") >= failed + 2,
+            what="two reconciles failed with every attempt refused",
+            operator=operator,
+        )
         during = watch.stop()
     finally:
         kube.kubectl("delete", "validatingwebhookconfiguration", f"unreachable-{namespace}")
