@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.measure import Child, start, tree_cpu_seconds
-from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.backends.storage import open_sql_storage
 from ohlcv_collector.backends.targets import SqlTargetEditor
 from tests.harness.services import PostgresServer
 from tests.harness.tools import VENV_BIN, ServerProcess, free_port, tool
@@ -85,7 +85,7 @@ class Lab:
                 await editor.add(exchange=exchange, symbol=symbol, backtest_days=days)
         finally:
             await editor.close()
-        storage = await open_storage(dsn)  # what `ohlcv-collector db init` does for storage
+        storage = await open_sql_storage(dsn)  # what `ohlcv-collector db init` does for storage
         try:
             await storage.migrate()
         finally:

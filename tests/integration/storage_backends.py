@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ohlcv_collector.backends.storage import SqliteStorage, open_storage
+from ohlcv_collector.backends.storage import SqliteStorage, open_sql_storage
 from ohlcv_collector.models import Candle, Side, Trade
 from ohlcv_collector.ports import Storage
 
@@ -27,7 +27,7 @@ T0 = 1_700_000_040_000  # a whole minute
 
 @dataclass(frozen=True)
 class Backend:
-    """One storage backend under test: `url` is what `open_storage` takes."""
+    """One storage backend under test: `url` is what `open_sql_storage` takes."""
 
     name: str
     url: str
@@ -41,9 +41,9 @@ class Backend:
         """A storage on this backend; with `fail_fast`, a write that meets a lock fails
         within 0.1 s instead of waiting, so a stall looks like an outage."""
         if not fail_fast:
-            return await open_storage(self.url)
+            return await open_sql_storage(self.url)
         if self.name == "postgres":
-            return await open_storage(f"{self.url}?lock_timeout=100")
+            return await open_sql_storage(f"{self.url}?lock_timeout=100")
         return await SqliteStorage.connect(path=self._path, busy_timeout=0.1)
 
     @property

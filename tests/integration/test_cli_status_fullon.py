@@ -24,7 +24,7 @@ __all__ = ["doubles"]  # the fixture
 async def collected(*, storage_url: str, covered: TimeRange, minutes: list[int]) -> None:
     """What a collector on the fullon backends stores: candles through fullon_ohlcv, and
     their coverage alongside."""
-    storage = await assembly.open_storage_for(storage_url)
+    storage = await assembly.open_storage(storage_url)
     await storage.migrate()
     candles = [
         Candle(exchange="binance", symbol="BTC/USDT", start=start, open=Decimal(2),

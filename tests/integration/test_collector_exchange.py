@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ohlcv_collector.backends.ccxt.market import CcxtMarket
-from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.backends.storage import open_sql_storage
 from ohlcv_collector.backends.targets import SqlTargetEditor, SqlTargetSource
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.runtime.exchange import ExchangeCollector
@@ -44,7 +44,7 @@ class Scene:
     ) -> AsyncIterator[ExchangeCollector]:
         """The exchange's collector; its symbols are stopped and connections closed after."""
         market = CcxtMarket(exchange_id="binance", options={"enableRateLimit": False}, urls=urls)
-        storage = await open_storage(self.storage_url)
+        storage = await open_sql_storage(self.storage_url)
         collector = ExchangeCollector(
             exchange="binance", targets=self.targets, market=market, storage=storage,
             writer=self.writer, options=CollectOptions(trades=False), refresh_seconds=60,
@@ -66,7 +66,7 @@ async def scene(tmp_path: Path) -> AsyncIterator[Scene]:
     for symbol in SYMBOLS:
         await editor.add(exchange="binance", symbol=symbol, backtest_days=0)
     await editor.close()
-    storage = await open_storage(url)
+    storage = await open_sql_storage(url)
     await storage.migrate()
     targets = SqlTargetSource(url, user_mail="admin@fullon")
     try:

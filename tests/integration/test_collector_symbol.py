@@ -15,7 +15,7 @@ from typing import cast
 import pytest
 
 from ohlcv_collector.backends.ccxt.market import CcxtMarket
-from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.backends.storage import open_sql_storage
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
 from ohlcv_collector.ports import Coverage, Storage, WriteBatch
@@ -56,7 +56,7 @@ class Scene:
 @pytest.fixture
 async def scene(replay_server_factory: StartServer, tmp_path: Path) -> AsyncIterator[Scene]:
     server = await replay_server_factory(exchange="binance")
-    storage = await open_storage(f"sqlite://{tmp_path / 'ohlcv.sqlite'}")
+    storage = await open_sql_storage(f"sqlite://{tmp_path / 'ohlcv.sqlite'}")
     await storage.migrate()
     market = CcxtMarket(
         exchange_id="binance", options={"enableRateLimit": False}, urls=server.ccxt_urls()

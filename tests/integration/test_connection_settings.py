@@ -21,7 +21,7 @@ import redis
 from pydantic import SecretStr
 
 from ohlcv_collector.backends.health.redis import RedisHealth
-from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.backends.storage import open_sql_storage
 from ohlcv_collector.backends.targets.connection import TargetsDatabaseError, open_database
 from ohlcv_collector.settings import DatabaseSettings, RedisSettings
 from tests.harness.certs import CertificateAuthority, KeyPair
@@ -102,7 +102,7 @@ def test_targets_and_storage_connect_over_verified_tls(
     assert asyncio.run(uses_tls(settings.targets_url())) is True
 
     async def migrate() -> None:
-        storage = await open_storage(settings.storage_url())
+        storage = await open_sql_storage(settings.storage_url())
         try:
             await storage.migrate()
         finally:

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from ohlcv_collector.backends.health import HealthReader, RedisHealth
-from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.backends.storage import open_sql_storage
 from ohlcv_collector.models import MINUTE_MS, TimeRange
 from ohlcv_collector.runtime import assembly
 from ohlcv_collector.runtime.process import ProcessConfig, run_collector
@@ -239,7 +239,7 @@ async def test_fullon_storage_reads_back_through_the_repositories(
     from ohlcv_collector.models import Candle, SeriesKind, Side, Trade
     from ohlcv_collector.ports import Coverage, WriteBatch
 
-    storage = FullonStorage(coverage=await open_storage(f"sqlite:///{tmp_path / 'c.sqlite'}"))
+    storage = FullonStorage(coverage=await open_sql_storage(f"sqlite:///{tmp_path / 'c.sqlite'}"))
     await storage.migrate()
     start = 1_700_000_040_000
     candles = [Candle(exchange="binance", symbol="BTC/USDT", start=start + i * MINUTE_MS,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ohlcv_collector.backends.storage import PostgresStorage, open_storage
+from ohlcv_collector.backends.storage import PostgresStorage, open_sql_storage
 from ohlcv_collector.models import SeriesKind, Side, TimeRange
 from ohlcv_collector.ports import Coverage, Storage, WriteBatch, WriteResult
 from tests.harness.services import PostgresServer
@@ -208,7 +208,7 @@ async def test_large_batch_is_stored_whole(backend: Backend, storage: Storage) -
 async def test_postgres_reports_whether_it_uses_timescaledb(
     postgres_server: PostgresServer, postgres_dsn: str
 ) -> None:
-    storage = await open_storage(postgres_dsn)
+    storage = await open_sql_storage(postgres_dsn)
     try:
         await storage.migrate()
         assert isinstance(storage, PostgresStorage)
@@ -235,11 +235,11 @@ async def test_postgres_reports_whether_it_uses_timescaledb(
 
 async def test_open_storage_rejects_unknown_and_malformed_urls(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown storage URL scheme 'mysql'") as error:
-        await open_storage("mysql://root:secret@db/ohlcv")
+        await open_sql_storage("mysql://root:secret@db/ohlcv")
     assert "secret" not in str(error.value)
     with pytest.raises(ValueError, match="sqlite:///absolute/path"):
-        await open_storage("sqlite://relative.sqlite")
-    storage = await open_storage(f"sqlite://{tmp_path}/new/dir/ohlcv.sqlite")
+        await open_sql_storage("sqlite://relative.sqlite")
+    storage = await open_sql_storage(f"sqlite://{tmp_path}/new/dir/ohlcv.sqlite")
     await storage.migrate()
     await storage.close()
     assert (tmp_path / "new" / "dir" / "ohlcv.sqlite").exists()

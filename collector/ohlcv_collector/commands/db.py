@@ -59,7 +59,7 @@ async def _init(args: argparse.Namespace) -> int:
         print(f"targets: all tables already exist in {where}")
     storage_url = str(args.storage_url or settings(DatabaseSettings).storage_url())
     try:
-        storage = await assembly.open_storage_for(storage_url)
+        storage = await assembly.open_storage(storage_url)
         try:
             await storage.migrate()
         finally:

@@ -67,7 +67,7 @@ async def _status(args: argparse.Namespace) -> int:
     targets = await read_targets(args)
     url = str(args.storage_url or settings(DatabaseSettings).storage_url())
     try:
-        storage = await assembly.open_storage_for(url)
+        storage = await assembly.open_storage(url)
         try:
             now = int(time.time() * 1000)
             reports = [await report(storage, target, now=now) for target in targets]

@@ -13,7 +13,7 @@ import logging
 from ohlcv_collector.backends.budget import SharedBudget
 from ohlcv_collector.backends.fullon import available
 from ohlcv_collector.backends.health import RedisHealth
-from ohlcv_collector.backends.storage import open_storage
+from ohlcv_collector.backends.storage import open_sql_storage
 from ohlcv_collector.backends.targets import SqlTargetEditor, SqlTargetSource
 from ohlcv_collector.observability.logs import configure_json_logging
 from ohlcv_collector.ports import HealthStore, Market, Storage, TargetSource
@@ -73,9 +73,9 @@ def open_market(
     )
 
 
-async def open_storage_for(url: str) -> Storage:
+async def open_storage(url: str) -> Storage:
     """fullon_ohlcv's repositories (coverage kept at `url`), else the built-in at `url`."""
-    storage = await open_storage(url)
+    storage = await open_sql_storage(url)
     if available("fullon_ohlcv"):
         from ohlcv_collector.backends.fullon.storage import FullonStorage
 

@@ -62,7 +62,7 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
     market = assembly.open_market(
         exchange=config.exchange, settings=settings, targets=targets, budget=budget
     )
-    storage = await assembly.open_storage_for(config.storage_url)
+    storage = await assembly.open_storage(config.storage_url)
     await storage.migrate()
     assembly.chosen(targets=targets, market=market, storage=storage, health=store)
     writer = BatchWriter(

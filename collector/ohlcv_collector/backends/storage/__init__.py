@@ -12,13 +12,17 @@ from ohlcv_collector.backends.storage.postgres import PostgresStorage
 from ohlcv_collector.backends.storage.sqlite import SqliteStorage
 from ohlcv_collector.ports import Storage
 
-__all__ = ["PostgresStorage", "SqliteStorage", "open_storage"]
+__all__ = ["PostgresStorage", "SqliteStorage", "open_sql_storage"]
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
-async def open_storage(url: str) -> Storage:
-    """Connect to the storage that `url` names; the schema is not touched."""
+async def open_sql_storage(url: str) -> Storage:
+    """Connect to the built-in storage that `url` names; the schema is not touched.
+
+    Entry points open storage through `runtime.assembly.open_storage`, which puts the
+    fullon_ohlcv backend in front of this one where it is installed.
+    """
     parts = urlsplit(url)
     if parts.scheme in _POSTGRES_SCHEMES:
         return await PostgresStorage.connect(dsn=url)
