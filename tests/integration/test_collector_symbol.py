@@ -20,8 +20,8 @@ from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
 from ohlcv_collector.ports import Coverage, Storage, WriteBatch
 from ohlcv_collector.runtime.sink import SymbolSink
-from ohlcv_collector.runtime.status import SymbolStatus
 from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
+from ohlcv_collector.runtime.symbol_status import SymbolStatus
 from ohlcv_collector.runtime.writer import BatchWriter
 from tests.harness.waiting import wait_until_async
 from tests.replay_exchange.server import ReplayServer

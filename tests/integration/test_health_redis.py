@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from ohlcv_collector.backends.health import HealthReader, ProcessStatus, RedisHealth
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.runtime.heartbeat import HeartbeatWriter
-from ohlcv_collector.runtime.status import SymbolStatus
+from ohlcv_collector.runtime.symbol_status import SymbolStatus
 from tests.harness.waiting import wait_until_async
 
 pytestmark = pytest.mark.redis

@@ -26,8 +26,8 @@ from ohlcv_collector.ports import (
     TargetSource,
 )
 from ohlcv_collector.runtime.sink import SymbolSink
-from ohlcv_collector.runtime.status import SymbolStatus
 from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
+from ohlcv_collector.runtime.symbol_status import SymbolStatus
 
 log = logging.getLogger("ohlcv_collector.exchange")
 

@@ -30,7 +30,7 @@ from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.core.retry import HEALTH_WRITE, is_our_bug
 from ohlcv_collector.core.sharding import assign
 from ohlcv_collector.ports import HealthStore
-from ohlcv_collector.runtime.status import SymbolStatus
+from ohlcv_collector.runtime.symbol_status import SymbolStatus
 
 log = logging.getLogger("ohlcv_collector.fleet")  # the name operators filter logs by
 

@@ -13,7 +13,7 @@ from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.core.progress import EtaEstimator, progress_of
 from ohlcv_collector.models import TimeRange
 from ohlcv_collector.observability import metrics
-from ohlcv_collector.runtime.status import SymbolStatus
+from ohlcv_collector.runtime.symbol_status import SymbolStatus
 
 log = logging.getLogger("ohlcv_collector.symbol")
 

@@ -15,7 +15,7 @@ from ohlcv_collector.core.validation import Rejected, candle_problem, partition,
 from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, TimeRange, Trade, floor_minute
 from ohlcv_collector.observability import metrics
 from ohlcv_collector.ports import BatchSink, Coverage, WriteBatch
-from ohlcv_collector.runtime.status import SymbolStatus
+from ohlcv_collector.runtime.symbol_status import SymbolStatus
 
 log = logging.getLogger("ohlcv_collector.symbol")
 
