@@ -1,6 +1,6 @@
 """A collector started well after the exchange: the replay's Binance BTC/USDT recording is
-12 minutes long (6 of history, 6 live at the start), so a collector started 25 s later
-(8 exchange minutes at 20x, as a Pod scheduled by the operator is) finds a market whose
+12 minutes long (6 of history, 6 live at the start), so a collector started 12 s later
+(8 exchange minutes at 40x, as a Pod scheduled by the operator is) finds a market whose
 data has stopped. Its last bar is never followed by a later one; the exchange's clock
 alone proves it closed, and the minutes after it empty.
 """
@@ -37,13 +37,13 @@ def test_a_collector_started_after_a_markets_data_stopped_stores_its_last_bar(
     for symbol in SYMBOLS:
         add_target(database, "binance", symbol, days=1)
     with Lab(tmp_path) as lab:
-        replay = lab.replay("binance", "--speed", "20")
+        replay = lab.replay("binance", "--speed", "40")
         usdt = replay.market("BTC/USDT")
         replay.wait_exchange_ms(usdt["end_ms"] + 2 * MINUTE_MS, timeout=60)
         collector = lab.collector(
             database,
             replay,
-            repair_interval=5,
+            repair_interval=2.5,
             env={"OHLCV_HEARTBEAT_SECONDS": "2", "OHLCV_TARGETS_REFRESH_SECONDS": "3"},
         )
         assert collector.started_exchange_ms > usdt["end_ms"], "the market's data has not ended"
