@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.harness.kubernetes",
     "tests.harness.cluster",
     "tests.replay_exchange.fixtures",
+    "tests.integration.fullon_doubles",
 ]

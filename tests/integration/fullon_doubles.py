@@ -1,5 +1,7 @@
 """The fullon library doubles (tests/doubles) made importable for one test, and seeded.
 
+A pytest plugin (tests/conftest.py): a test asks for the `doubles` fixture.
+
 The fullon libraries cannot be installed here, so tests/doubles holds doubles that
 implement only their documented API (and raise on anything else); `doubles` puts them on
 sys.path for one test alone, after which the collector chooses the fullon backends.
@@ -16,7 +18,7 @@ import pytest
 
 DOUBLES = Path(__file__).resolve().parents[1] / "doubles"
 DOUBLED = ("fullon_orm", "fullon_exchange", "fullon_ohlcv", "fullon_cache", "fullon_log",
-           "fullon_credentials", "arrow")  # fmt: skip
+           "fullon_credentials")  # fmt: skip
 SYMBOLS = ["BTC/USD", "BTC/USDT"]
 
 

@@ -16,9 +16,7 @@ from ohlcv_collector.cli import main
 from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, TimeRange, floor_minute
 from ohlcv_collector.ports import Coverage, WriteBatch
 from ohlcv_collector.runtime import assembly
-from tests.integration.fullon_doubles import doubles, seed_orm
-
-__all__ = ["doubles"]  # the fixture
+from tests.integration.fullon_doubles import seed_orm
 
 
 async def collected(*, storage_url: str, covered: TimeRange, minutes: list[int]) -> None:

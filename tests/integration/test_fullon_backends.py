@@ -1,19 +1,16 @@
 """The fullon backends, chosen automatically, through a full backfill-and-stream cycle.
 
 The fullon libraries cannot be installed here, so tests/doubles holds doubles that
-implement only their documented API (and raise on anything else); they are put on
-sys.path for these tests alone. The market-data double runs on ccxt against the replay
-exchange, and the cache double writes a real Redis, so candles, trades and health go
-all the way through.
+implement only their documented API (and raise on anything else); the `doubles` fixture
+(tests.integration.fullon_doubles) puts them on sys.path for each test alone. The
+market-data double runs on ccxt against the replay exchange, and the cache double writes
+a real Redis, so candles, trades and health go all the way through.
 """
 
 import asyncio
-import importlib
 import json
-import logging
-import sys
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,55 +25,11 @@ from ohlcv_collector.runtime.process import ProcessConfig, run_collector
 from ohlcv_collector.runtime.symbol import CollectOptions
 from ohlcv_collector.settings import CollectorSettings
 from tests.harness.waiting import wait_until_async
+from tests.integration.fullon_doubles import SYMBOLS, double, seed_orm
 from tests.replay_exchange.datasets import shared_data_dir
 from tests.replay_exchange.fixtures import ReplayProcess
 
 pytestmark = pytest.mark.redis
-
-DOUBLES = Path(__file__).resolve().parents[1] / "doubles"
-DOUBLED = ("fullon_orm", "fullon_exchange", "fullon_ohlcv", "fullon_cache", "fullon_log",
-           "fullon_credentials", "arrow")  # fmt: skip
-SYMBOLS = ["BTC/USD", "BTC/USDT"]
-
-
-@pytest.fixture
-def doubles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The doubles importable for this test only; logging restored afterwards."""
-    monkeypatch.syspath_prepend(str(DOUBLES))
-    handlers = logging.getLogger().handlers[:]
-    yield
-    logging.getLogger().handlers = handlers
-    for name in [m for m in sys.modules if m.split(".")[0] in DOUBLED]:
-        del sys.modules[name]
-
-
-def double(module: str) -> Any:
-    """A module of the doubles (imported by name: they are not on mypy's path)."""
-    return importlib.import_module(module)
-
-
-async def seed_orm(*, backtest_days: int) -> None:
-    """The admin's binance account and symbols, behind ten other catalog exchanges."""
-    fullon_orm = double("fullon_orm")
-    models = double("fullon_orm.models")
-    exchange_model, symbol_model = models.Exchange, models.Symbol
-
-    fullon_orm._reset()
-    uid = fullon_orm._add_user("admin@fullon")
-    async with fullon_orm.DatabaseContext() as db:
-        for name in ("kraken", "bitmex", "hyperliquid", "yahoo", "okx", "bybit", "coinbase",
-                     "gate", "mexc", "htx"):  # fmt: skip
-            await db.exchanges.create_cat_exchange(name, "")
-        binance = await db.exchanges.create_cat_exchange("binance", "")
-        await db.exchanges.add_user_exchange(
-            exchange_model(uid=uid, cat_ex_id=binance.cat_ex_id, name="binance1")
-        )
-        for symbol in [*SYMBOLS, "ETH/USDT"]:
-            await db.symbols.add_symbol(
-                symbol_model(symbol=symbol, cat_ex_id=binance.cat_ex_id, backtest=backtest_days,
-                       updateframe="1m", only_ticker=symbol == "ETH/USDT")
-            )  # fmt: skip
-        await db.commit()
 
 
 def ground_truth(replay: ReplayProcess, *, kind: str, symbol: str) -> list[dict[str, Any]]:
