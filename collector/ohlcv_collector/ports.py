@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
-from ohlcv_collector.core.health import ProcessStatus, Record
+from ohlcv_collector.core.health_records import ProcessStatus, Record
 from ohlcv_collector.models import Candle, SeriesKind, Target, TimeRange, Trade
 
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from ohlcv_collector.backends.health.redis import RedisHealth
 from ohlcv_collector.backends.targets import SqlTargetEditor
-from ohlcv_collector.core.health import (
+from ohlcv_collector.core.health_records import (
     ProcessStatus,
     collector_component,
     collector_params,

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from ohlcv_collector.backends.health import RedisHealth
-from ohlcv_collector.core.health import SYMBOL_TYPE
+from ohlcv_collector.core.health_records import SYMBOL_TYPE
 from ohlcv_operator.spec import selector_string
 from tests.harness.cluster import CHART, Cluster
 from tests.harness.node import wait_for_pods_ready

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from ohlcv_collector.core import health
-from ohlcv_collector.core.health import ProcessStatus
+from ohlcv_collector.core import health_records
+from ohlcv_collector.core.health_records import ProcessStatus
 from ohlcv_collector.core.liveness import collectors_of, in_window, live_members, symbols_of
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.settings import CollectorSettings
@@ -15,9 +15,11 @@ from ohlcv_collector.settings import CollectorSettings
 AT = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 
 
-def record(*, component: str, params: dict[str, object], at: datetime = AT) -> health.Record:
-    return health.new_record(
-        process_id=health.process_id_of(component=component, at=at),
+def record(
+    *, component: str, params: dict[str, object], at: datetime = AT
+) -> health_records.Record:
+    return health_records.new_record(
+        process_id=health_records.process_id_of(component=component, at=at),
         component=component,
         params=params,
         message="m",
@@ -26,22 +28,24 @@ def record(*, component: str, params: dict[str, object], at: datetime = AT) -> h
     )
 
 
-def symbol(name: str, *, collector: str = "pod-a", at: datetime = AT) -> health.Record:
-    params = health.symbol_params(
+def symbol(name: str, *, collector: str = "pod-a", at: datetime = AT) -> health_records.Record:
+    params = health_records.symbol_params(
         exchange="binance", symbol=name, collector=collector, phase="streaming",
         newest_candle=1_767_323_040_000, newest_trade=None, lag_ms=65_000,
         backfill_progress=1.0, reconnects=2, holes=0,
     )  # fmt: skip
-    return record(component=health.symbol_component(exchange="binance", symbol=name),
+    return record(component=health_records.symbol_component(exchange="binance", symbol=name),
                   params=params, at=at)  # fmt: skip
 
 
-def collector(instance: str, *, at: datetime = AT, status: str = "running") -> health.Record:
-    params = health.collector_params(
+def collector(
+    instance: str, *, at: datetime = AT, status: str = "running"
+) -> health_records.Record:
+    params = health_records.collector_params(
         exchange="binance", instance=instance, host="h", pid=1, symbols=3
     )
     made = record(
-        component=health.collector_component(exchange="binance", instance=instance),
+        component=health_records.collector_component(exchange="binance", instance=instance),
         params=params, at=at,
     )  # fmt: skip
     return {**made, "status": status}
@@ -65,13 +69,15 @@ def test_a_new_record_has_fullon_keys_in_order_and_iso_times_with_offset() -> No
 def test_updates_merge_params_and_ignore_empty_arguments_as_fullon_does() -> None:
     made = symbol("BTC/USDT")
     later = AT + timedelta(seconds=10)
-    updated = health.updated_record(made, at=later, message="", params={"holes": 4})
+    updated = health_records.updated_record(made, at=later, message="", params={"holes": 4})
     assert updated["message"] == "m"
     assert updated["status"] == "running"
     assert updated["params"]["holes"] == 4
     assert updated["params"]["symbol"] == "BTC/USDT"
     assert updated["heartbeat"] == updated["updated_at"] == later.isoformat()
-    stopped = health.updated_record(made, at=later, status=ProcessStatus.STOPPED, heartbeat=False)
+    stopped = health_records.updated_record(
+        made, at=later, status=ProcessStatus.STOPPED, heartbeat=False
+    )
     assert stopped["heartbeat"] == made["heartbeat"]
     assert stopped["status"] == "stopped"
 
@@ -82,7 +88,7 @@ def test_updates_merge_params_and_ignore_empty_arguments_as_fullon_does() -> Non
      ("reconnecting", "running"), ("error", "error"), ("stopped", "stopped")],
 )  # fmt: skip
 def test_every_phase_has_a_process_status(phase: str, status: str) -> None:
-    assert health.status_of_phase(Phase(phase)).value == status
+    assert health_records.status_of_phase(Phase(phase)).value == status
 
 
 def test_the_window_keeps_recent_records_and_drops_naive_or_bad_times() -> None:

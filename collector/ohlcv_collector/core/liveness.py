@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ohlcv_collector.core.health import COLLECTOR_TYPE, PROCESS_TYPE, SYMBOL_TYPE, ProcessStatus
+from ohlcv_collector.core.health_records import (
+    COLLECTOR_TYPE,
+    PROCESS_TYPE,
+    SYMBOL_TYPE,
+    ProcessStatus,
+)
 
 DEFAULT_WINDOW = timedelta(minutes=5)  # fullon_cache's get_active_processes default
 

@@ -23,8 +23,8 @@ import time
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 
-from ohlcv_collector.core import health
-from ohlcv_collector.core.health import ProcessStatus
+from ohlcv_collector.core import health_records
+from ohlcv_collector.core.health_records import ProcessStatus
 from ohlcv_collector.core.liveness import collectors_of, live_members
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.core.retry import HEALTH_WRITE, is_our_bug
@@ -58,7 +58,7 @@ class HeartbeatWriter:
         self._store = store
         self._heartbeat = heartbeat_seconds
         self._member_timeout = timedelta(seconds=member_timeout_seconds)
-        self._component = health.collector_component(exchange=exchange, instance=instance)
+        self._component = health_records.collector_component(exchange=exchange, instance=instance)
         self._process_id: str | None = None
         self._symbols: dict[str, tuple[str, str]] = {}  # symbol -> (process id, phase)
         self._members: set[str] = {instance}
@@ -149,7 +149,7 @@ class HeartbeatWriter:
             f"{sum(st.phase.value == p for st in owned.values())} {p}" for p in phases
         )
         message = f"collecting {len(owned)} symbols" + (f": {counts}" if counts else "")
-        params = health.collector_params(
+        params = health_records.collector_params(
             exchange=self.exchange,
             instance=self.instance,
             host=socket.gethostname(),
@@ -168,7 +168,7 @@ class HeartbeatWriter:
             )
 
     async def _write_symbol(self, status: SymbolStatus, *, now_ms: int) -> None:
-        params = health.symbol_params(
+        params = health_records.symbol_params(
             exchange=status.exchange,
             symbol=status.symbol,
             collector=self.instance,
@@ -180,13 +180,15 @@ class HeartbeatWriter:
             reconnects=status.reconnects,
             holes=status.holes,
         )
-        state = health.status_of_phase(status.phase)
+        state = health_records.status_of_phase(status.phase)
         message = status.describe()
         known = self._symbols.get(status.symbol)
         if known is None or not await self._store.update(
             process_id=known[0], status=state, message=message, params=params
         ):
-            component = health.symbol_component(exchange=status.exchange, symbol=status.symbol)
+            component = health_records.symbol_component(
+                exchange=status.exchange, symbol=status.symbol
+            )
             process_id = await self._store.register(
                 component=component, params=params, message=message, status=state
             )

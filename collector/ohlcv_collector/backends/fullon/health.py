@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from ohlcv_collector.backends.fullon import load
-from ohlcv_collector.core.health import ProcessStatus, Record
+from ohlcv_collector.core.health_records import ProcessStatus, Record
 
 
 class FullonHealth:

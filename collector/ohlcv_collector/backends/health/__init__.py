@@ -10,7 +10,7 @@ symbols = await reader.symbol_health("binance")         # list[SymbolHealth]
 
 from ohlcv_collector.backends.health.reader import HealthReader
 from ohlcv_collector.backends.health.redis import RedisHealth
-from ohlcv_collector.core.health import ProcessStatus
+from ohlcv_collector.core.health_records import ProcessStatus
 from ohlcv_collector.core.liveness import CollectorRecord, SymbolHealth
 
 __all__ = [

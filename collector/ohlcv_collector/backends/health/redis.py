@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from ohlcv_collector.backends.redis_client import open_redis
-from ohlcv_collector.core.health import (
+from ohlcv_collector.core.health_records import (
     DATA_TTL_SECONDS,
     PROCESS_TYPE,
     ProcessStatus,
