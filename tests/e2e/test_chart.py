@@ -270,17 +270,17 @@ def role_rules(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 def test_role_grants_exactly_what_the_operator_uses(kube: ControlPlane) -> None:
     assert role_rules(render(kube)) == {
-        "ohlcvcollectors.fullon.io": ["create", "get", "list", "patch", "update", "watch"],
-        "ohlcvcollectors/status.fullon.io": ["get", "patch", "update"],
+        "ohlcvcollectors.fullon.io": ["create", "get", "list", "patch", "watch"],
+        "ohlcvcollectors/status.fullon.io": ["patch"],
         # blockOwnerDeletion under OwnerReferencesPermissionEnforcement (OpenShift)
         "ohlcvcollectors/finalizers.fullon.io": ["update"],
-        "deployments.apps": ["create", "get", "list", "patch", "watch"],
-        "events.": ["create", "patch"],
-        "events.events.k8s.io": ["create", "patch"],
-        "pods.": ["get", "list"],  # read-only: why collector Pods fail
+        "deployments.apps": ["create", "list", "patch", "watch"],
+        "events.": ["create"],
+        "events.events.k8s.io": ["create"],
+        "pods.": ["list"],  # read-only: why collector Pods fail
     }
     gitops = role_rules(render(kube, "--set", "discovery.mode=off"))
-    assert gitops["ohlcvcollectors.fullon.io"] == ["get", "list", "patch", "update", "watch"]
+    assert gitops["ohlcvcollectors.fullon.io"] == ["get", "list", "patch", "watch"]
     pruning = role_rules(render(kube, "--set", "discovery.prune=true"))
     assert "delete" in pruning["ohlcvcollectors.fullon.io"]
     assert "delete" not in pruning["deployments.apps"]
@@ -579,18 +579,22 @@ def test_operator_service_account_has_least_privilege(kube: ControlPlane, namesp
     allowed = [
         *(
             (verb, "ohlcvcollectors.fullon.io")
-            for verb in ("get", "list", "watch", "create", "patch", "update")
+            for verb in ("get", "list", "watch", "create", "patch")
         ),
-        *((verb, "ohlcvcollectors.fullon.io", "--subresource=status") for verb in ("get", "patch")),
-        *((verb, "deployments.apps") for verb in ("get", "list", "watch", "create", "patch")),
+        ("patch", "ohlcvcollectors.fullon.io", "--subresource=status"),
+        *((verb, "deployments.apps") for verb in ("list", "watch", "create", "patch")),
         ("update", "ohlcvcollectors.fullon.io", "--subresource=finalizers"),
         ("create", "events"),
-        ("patch", "events.events.k8s.io"),
-        ("get", "pods"),  # read-only: why collector Pods fail
-        ("list", "pods"),
+        ("create", "events.events.k8s.io"),
+        ("list", "pods"),  # read-only: why collector Pods fail
     ]
     denied = [
         ("delete", "ohlcvcollectors.fullon.io"),  # pruning is off
+        ("update", "ohlcvcollectors.fullon.io"),  # every write is a patch
+        ("update", "ohlcvcollectors.fullon.io", "--subresource=status"),
+        ("get", "deployments.apps"),  # listed and watched, never read one by one
+        ("get", "pods"),
+        ("patch", "events"),
         ("delete", "deployments.apps"),
         ("update", "deployments.apps"),
         ("get", "secrets"),
