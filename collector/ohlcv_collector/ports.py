@@ -44,10 +44,15 @@ class MarketInfo:
 
 @dataclass(frozen=True, slots=True)
 class ExchangeCapabilities:
-    """What an exchange offers, read from the client library rather than from its name."""
+    """What an exchange offers, read from the client library rather than from its name.
 
-    candle_page_limit: int
-    trade_page_limit: int
+    Each market backend fills it in one place: `backends.ccxt.client.capabilities_of`
+    (the page sizes per exchange from ccxt's `features`) and `backends.fullon.market`
+    (its PAGE_LIMIT). No setting overrides them.
+    """
+
+    candle_page_limit: int  # candles per REST request
+    trade_page_limit: int  # trades per REST request
     rest_trades: bool
     stream_trades: bool
     stream_candles: bool

@@ -175,7 +175,9 @@ class CollectorSettings(BaseSettings):
     heartbeat_timeout_seconds: float = Field(
         default=60.0,
         gt=0,
-        description="longest time a symbol of a silent (crashed) replica stays without owner",
+        description="longest time a symbol of a silent (crashed) replica stays without owner;"
+        " the operator judges records stale after its own OHLCV_HEARTBEAT_TIMEOUT_SECONDS"
+        " (ohlcv_operator.settings), which must be the same",
     )
 
     @model_validator(mode="after")

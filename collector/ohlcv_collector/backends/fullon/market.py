@@ -31,6 +31,8 @@ from ohlcv_collector.ports import (
     TargetSource,
 )
 
+# Candles and trades per REST request: fullon_exchange publishes no page size; 1000 is
+# what fullon's own collectors ask for (fullon-contract.md, the reference service).
 PAGE_LIMIT = 1000
 CONNECTED_CHECK_SECONDS = 1.0
 
