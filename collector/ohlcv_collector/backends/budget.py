@@ -49,8 +49,8 @@ class SharedBudget:
         client: "aioredis.Redis",
         *,
         exchange: str,
-        timeout_seconds: float = 0.5,
-        retry_seconds: float = 5.0,
+        timeout_seconds: float = 0.5,  # a reservation is one script call: far less when up
+        retry_seconds: float = 5.0,  # an outage then costs one timeout per 5 s, not per request
     ) -> None:
         self.key = f"{KEY_PREFIX}:{exchange}"
         self.shared = True

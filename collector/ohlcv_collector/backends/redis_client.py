@@ -18,6 +18,8 @@ def open_redis(url: str, *, timeout_seconds: float, decode_responses: bool) -> "
         decode_responses=decode_responses,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
+        # One immediate retry on a fresh connection (a server-side idle close), not a
+        # retry policy: the callers (heartbeat, budget) retry on their own schedule.
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=1),
         retry_on_error=[RedisConnectionError],
     )

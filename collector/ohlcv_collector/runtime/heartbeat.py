@@ -35,6 +35,10 @@ from ohlcv_collector.runtime.symbol_status import SymbolStatus
 log = logging.getLogger("ohlcv_collector.fleet")  # the name operators filter logs by
 
 TICK_SECONDS = 1.0  # how soon a phase change reaches Redis
+# A Redis call that takes longer is given up (and retried on HEALTH_WRITE's schedule):
+# long enough for a loaded server, short enough that a stopping Pod still marks its
+# records stopped within its 10 s shutdown (runtime.process). A sync writes every
+# record of the replica, so it gets two.
 CALL_TIMEOUT_SECONDS = 2.0
 
 
