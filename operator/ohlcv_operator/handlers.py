@@ -1,5 +1,7 @@
 """The kopf wiring: which events trigger a reconcile, and the operator's lifetime.
 
+Of several operator replicas only the holder of the Lease (leader.py) acts: discovery,
+resync and reconciles run in the leader only; the others watch and wait to take over.
 Handlers are thin and return None. Only event handlers are used (the periodic resync is
 a loop of the operator's own, resync_loop.py), so kopf keeps no progress annotations or
 finalizers on the resources: GitOps tools see only what their authors and the status
@@ -11,6 +13,8 @@ garbage-collects its collectors.
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +25,7 @@ from ohlcv_collector.observability.http import start_probe_server
 from ohlcv_operator import metrics
 from ohlcv_operator.discovery_loop import discovery_loop
 from ohlcv_operator.kube import KubeClient
+from ohlcv_operator.leader import LeaderElection
 from ohlcv_operator.liveness import CHECK_SECONDS, ApiLiveness, keep_checking
 from ohlcv_operator.login import load_connection
 from ohlcv_operator.reconcile import Reconciler
@@ -41,30 +46,49 @@ class OperatorState:
     known_exchanges: frozenset[str]
     kube: KubeClient | None = None
     reconciler: Reconciler | None = None
+    election: LeaderElection | None = None
+    campaign: asyncio.Task[None] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     probes: web.AppRunner | None = None
     # /healthz fails once the API server has not answered for a while (liveness.py).
     liveness: ApiLiveness = field(default_factory=ApiLiveness)
     checking: asyncio.Task[None] | None = None
 
-    async def connect(self, info: kopf.ConnectionInfo) -> None:
-        """(Re)build the API client with fresh credentials; restart discovery and resync.
+    async def connect(
+        self, info: kopf.ConnectionInfo, *, login: Callable[[], kopf.ConnectionInfo | None]
+    ) -> None:
+        """At the first login: the API client, the reconciler and the campaign for the Lease.
 
-        kopf logs in again when the API answers 401 (a rotated ServiceAccount token): the
-        old client is closed, so a loop still holding it would fail forever.
+        kopf logs in again when its own requests meet a 401 (a rotated token); the client
+        then continues with the fresh credentials, and the loops keep running with it (the
+        client also logs in again by itself on a 401 of its own, through `login`).
         """
-        for task in self.tasks:
-            task.cancel()
-        self.tasks.clear()
         if self.kube is not None:
-            await self.kube.close()
-        self.kube = KubeClient(info)
+            await self.kube.use(info)
+            return
+        self.kube = KubeClient(info, login=login)
         self.reconciler = Reconciler(
             kube=self.kube,
             sources=self.sources,
             settings=self.settings,
             known_exchanges=self.known_exchanges,
         )
+        self.election = LeaderElection(
+            kube=self.kube,
+            namespace=self.settings.namespace,
+            name=self.settings.leader_lease_name,
+            identity=f"{self.settings.pod_name}_{uuid.uuid4().hex[:8]}",
+            lease_seconds=self.settings.leader_lease_seconds,
+            retry_seconds=self.settings.leader_retry_seconds,
+            on_started=self._lead,
+            on_stopped=self._stand_by,
+        )
+        self.campaign = asyncio.create_task(self.election.run(), name="leader-election")
+
+    async def _lead(self) -> None:
+        """Leading: discover, and reconcile everything at once (events that came while
+        standing by were not acted on), then on the resync timer."""
+        assert self.kube is not None
         self.tasks += [
             asyncio.create_task(
                 discovery_loop(kube=self.kube, sources=self.sources, settings=self.settings),
@@ -76,16 +100,41 @@ class OperatorState:
             ),
         ]
 
+    async def _stand_by(self) -> None:
+        """Not leading (any more): stop everything that writes."""
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.tasks.clear()
+
+    async def reconcile(self, name: str) -> None:
+        """Reconcile a resource, if this replica leads."""
+        if self.election is not None and self.election.leading and self.reconciler is not None:
+            await self.reconciler.reconcile(name=name)
+
     async def list_resources(self) -> object:
         """What the liveness check asks the API server: the watched resources."""
         if self.kube is None:
             raise RuntimeError("not logged in yet")
         return await self.kube.list_collectors(namespace=self.settings.namespace)
 
-    async def reconcile(self, name: str) -> None:
-        """Reconcile a resource once the operator is logged in."""
-        if self.reconciler is not None:
-            await self.reconciler.reconcile(name=name)
+    async def close(self) -> None:
+        """Stop acting, hand the Lease over, close connections."""
+        await self._stand_by()
+        if self.campaign is not None:
+            self.campaign.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.campaign
+        if self.election is not None:
+            await self.election.release()
+        if self.kube is not None:
+            await self.kube.close()
+        await self.sources.close()
+        if self.checking is not None:
+            self.checking.cancel()
+        if self.probes is not None:
+            await self.probes.cleanup()
 
 
 def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
@@ -118,7 +167,7 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
     async def login(settings: kopf.OperatorSettings, **_: Any) -> kopf.ConnectionInfo | None:
         info = load_connection(settings=settings)  # files re-read: tokens rotate
         if info is not None:
-            await state.connect(info)
+            await state.connect(info, login=lambda: load_connection(settings=settings))
         return info
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
@@ -141,16 +190,6 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:
-        for task in state.tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if state.kube is not None:
-            await state.kube.close()
-        await state.sources.close()
-        if state.checking is not None:
-            state.checking.cancel()
-        if state.probes is not None:
-            await state.probes.cleanup()
+        await state.close()
 
     return registry

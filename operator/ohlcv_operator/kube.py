@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -50,15 +51,33 @@ class KubeError(Exception):
 
 
 class KubeClient:
-    """A minimal Kubernetes API client for the operator's children and resources."""
+    """A minimal Kubernetes API client for the operator's children and resources.
 
-    def __init__(self, info: kopf.ConnectionInfo) -> None:
-        self._server = info.server.rstrip("/")
-        self._session = aiohttp.ClientSession(
+    Credentials expire (bound ServiceAccount tokens are rotated by the kubelet, a kubeconfig's
+    token is replaced): an answer 401 makes the client log in again with `login` and repeat
+    the request once, so the operator's own loops never hold on to a dead token.
+    """
+
+    def __init__(
+        self, info: kopf.ConnectionInfo, *, login: Callable[[], kopf.ConnectionInfo | None]
+    ) -> None:
+        self._login = login
+        self._server, self._session = self._connect(info)
+
+    @staticmethod
+    def _connect(info: kopf.ConnectionInfo) -> tuple[str, aiohttp.ClientSession]:
+        session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=info.as_ssl_context()),
             headers=info.as_http_headers(),
             timeout=aiohttp.ClientTimeout(total=30),
         )
+        return info.server.rstrip("/"), session
+
+    async def use(self, info: kopf.ConnectionInfo) -> None:
+        """Continue with fresh credentials (a request still on the old ones is retried)."""
+        old = self._session
+        self._server, self._session = self._connect(info)
+        await old.close()
 
     async def close(self) -> None:
         """Close the HTTP session."""
@@ -74,13 +93,20 @@ class KubeClient:
         content_type: str = "application/json",
     ) -> tuple[int, dict[str, Any] | None]:
         """One API call, retried with backoff while the answer is "not now"."""
-        attempt = 0
+        attempt, relogged = 0, False
         while True:
             try:
                 return await self._once(
                     method, path, body=body, params=params, content_type=content_type
                 )
             except KubeError as error:
+                if error.status == 401 and not relogged:
+                    relogged = True
+                    info = self._login()
+                    if info is not None:
+                        log.info("%s; logging in again with fresh credentials", error)
+                        await self.use(info)
+                        continue
                 if error.status not in RETRIED_STATUSES or attempt + 1 >= ATTEMPTS:
                     raise
                 delay = backoff_delay(
@@ -181,6 +207,23 @@ class KubeClient:
             body=[{"op": "test", "path": path, "value": finalizer}, {"op": "remove", "path": path}],
             content_type="application/json-patch+json",
         )
+
+    def _leases(self, namespace: str) -> str:
+        return f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+
+    async def lease(self, *, namespace: str, name: str) -> dict[str, Any] | None:
+        """A coordination.k8s.io Lease, or None when it does not exist."""
+        _, found = await self._request("GET", f"{self._leases(namespace)}/{quote(name)}")
+        return found
+
+    async def create_lease(self, *, namespace: str, body: dict[str, Any]) -> None:
+        """Create a Lease (409 when another replica created it first)."""
+        await self._request("POST", self._leases(namespace), body=body)
+
+    async def replace_lease(self, *, namespace: str, body: dict[str, Any]) -> None:
+        """Replace a Lease; the body's resourceVersion makes a concurrent change a 409."""
+        name = quote(body["metadata"]["name"])
+        await self._request("PUT", f"{self._leases(namespace)}/{name}", body=body)
 
     async def post_event(self, *, namespace: str, event: dict[str, Any]) -> None:
         """Record an Event (events.k8s.io/v1)."""

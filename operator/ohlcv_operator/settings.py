@@ -10,7 +10,7 @@ import socket
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,20 @@ class OperatorSettings(BaseSettings):
         default=120.0,
         gt=0,
         description="/healthz fails after this long without an answer from the API server",
+    )
+    leader_lease_name: str = Field(
+        default="ohlcv-operator",
+        description="the coordination.k8s.io Lease whose holder is the one acting replica",
+    )
+    leader_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="a Lease not renewed for this long is taken over by a standby replica",
+    )
+    leader_retry_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often the leader renews the Lease and standbys read it",
     )
     status_refresh_seconds: float = Field(
         default=300.0,
@@ -105,3 +119,13 @@ class OperatorSettings(BaseSettings):
     stale_lag_seconds: int = Field(
         default=300, gt=0, description="a symbol whose data is older than this is unhealthy"
     )
+
+    @model_validator(mode="after")
+    def _renew_before_the_lease_ends(self) -> "OperatorSettings":
+        """The leader must renew (and, failing that, stop) before a standby may take over."""
+        if self.leader_retry_seconds >= self.leader_lease_seconds:
+            raise ValueError(
+                "leader_retry_seconds must be shorter than leader_lease_seconds, not"
+                f" {self.leader_retry_seconds} >= {self.leader_lease_seconds}"
+            )
+        return self
