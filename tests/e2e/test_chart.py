@@ -185,6 +185,7 @@ def test_operator_deployment_follows_the_contract(kube: ControlPlane) -> None:
         "OHLCV_REDIS_SECRET": "fullon-redis",
         "ADMIN_MAIL": "admin@fullon",
         "OHLCV_OPERATOR_METRICS_PORT": "8080",
+        "OHLCV_LEADER_LEASE_NAME": "ohlcv-operator",
         "OHLCV_RESYNC_SECONDS": "30",
         "OHLCV_STATUS_REFRESH_SECONDS": "300",
         "OHLCV_COLLECTOR_PROGRESS_DEADLINE_SECONDS": "600",
@@ -262,7 +263,8 @@ def test_collectors_use_the_operator_image_unless_told(
 def role_rules(docs: list[dict[str, Any]]) -> dict[str, list[str]]:
     rules = one(docs, "Role")["rules"]
     return {
-        f"{resource}.{rule['apiGroups'][0]}": sorted(rule["verbs"])
+        f"{resource}.{rule['apiGroups'][0]}"
+        + "".join(f"/{name}" for name in rule.get("resourceNames", [])): sorted(rule["verbs"])
         for rule in rules
         for resource in rule["resources"]
     }
@@ -278,6 +280,9 @@ def test_role_grants_exactly_what_the_operator_uses(kube: ControlPlane) -> None:
         "events.": ["create"],
         "events.events.k8s.io": ["create"],
         "pods.": ["list"],  # read-only: why collector Pods fail
+        # leader election: create cannot be narrowed to a name, the rest is one Lease's
+        "leases.coordination.k8s.io": ["create"],
+        "leases.coordination.k8s.io/ohlcv-operator": ["get", "update"],
     }
     gitops = role_rules(render(kube, "--set", "discovery.mode=off"))
     assert gitops["ohlcvcollectors.fullon.io"] == ["get", "list", "patch", "watch"]
@@ -588,6 +593,9 @@ def test_operator_service_account_has_least_privilege(kube: ControlPlane, namesp
         ("create", "events.events.k8s.io"),
         ("list", "pods"),  # read-only: why collector Pods fail
     ]
+        ("create", "leases.coordination.k8s.io"),  # leader election, on one Lease only:
+        ("get", "leases.coordination.k8s.io/ohlcv-operator"),
+        ("update", "leases.coordination.k8s.io/ohlcv-operator"),
     denied = [
         ("delete", "ohlcvcollectors.fullon.io"),  # pruning is off
         ("update", "ohlcvcollectors.fullon.io"),  # every write is a patch
@@ -602,7 +610,8 @@ def test_operator_service_account_has_least_privilege(kube: ControlPlane, namesp
         ("create", "pods"),
         ("delete", "pods"),
         ("list", "configmaps"),
-        ("create", "leases.coordination.k8s.io"),
+        ("update", "leases.coordination.k8s.io/kube-scheduler"),
+        ("list", "leases.coordination.k8s.io"),
         ("create", "roles.rbac.authorization.k8s.io"),
     ]
     assert {q: can_i(*q) for q in allowed} == dict.fromkeys(allowed, "yes")
