@@ -592,10 +592,10 @@ def test_operator_service_account_has_least_privilege(kube: ControlPlane, namesp
         ("create", "events"),
         ("create", "events.events.k8s.io"),
         ("list", "pods"),  # read-only: why collector Pods fail
-    ]
         ("create", "leases.coordination.k8s.io"),  # leader election, on one Lease only:
         ("get", "leases.coordination.k8s.io/ohlcv-operator"),
         ("update", "leases.coordination.k8s.io/ohlcv-operator"),
+    ]
     denied = [
         ("delete", "ohlcvcollectors.fullon.io"),  # pruning is off
         ("update", "ohlcvcollectors.fullon.io"),  # every write is a patch
