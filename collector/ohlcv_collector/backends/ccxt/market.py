@@ -49,6 +49,14 @@ class CcxtMarket:
             exchange_id=exchange_id, options=options, urls=urls, budget=budget
         )
         self.capabilities = capabilities_of(self._exchange)
+        # ccxt's "now" for requests it bounds by the present (Hyperliquid's candleSnapshot
+        # `endTime`) is the local clock; it is moved to the exchange's, learnt at each
+        # `exchange_time`, so a local clock behind the exchange's never hides closed bars.
+        self._clock_offset_ms = 0
+        self._exchange.milliseconds = self._exchange_milliseconds
+
+    def _exchange_milliseconds(self) -> int:
+        return int(time.time() * 1000) + self._clock_offset_ms
 
     async def _call(self, request: Callable[[], Awaitable[Result]]) -> Result:
         try:
@@ -72,9 +80,11 @@ class CcxtMarket:
 
     async def exchange_time(self) -> int:
         """The exchange's clock, or the local one when it publishes none."""
-        if self._exchange.has.get("fetchTime"):
-            return int(await self._call(self._exchange.fetch_time))
-        return int(time.time() * 1000)
+        if not self._exchange.has.get("fetchTime"):
+            return int(time.time() * 1000)
+        now = int(await self._call(self._exchange.fetch_time))
+        self._clock_offset_ms = now - int(time.time() * 1000)
+        return now
 
     async def _rows(self, request: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
         """Rows of a REST request, refusing an answer that was not JSON.
