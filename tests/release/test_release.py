@@ -2,7 +2,8 @@
 
 The version lives in pyproject.toml only: `make chart` stamps it into the packaged chart
 (version, appVersion, the CRD's label), the workflow refuses a tag that names another one,
-and actionlint (built from its Go module by `make tools`) checks every workflow.
+and actionlint (built from its Go module by `make tools`) checks every workflow. The package
+is pushed to a real OCI registry on loopback and installed from there, as the README says.
 """
 
 import json
@@ -10,6 +11,8 @@ import os
 import subprocess
 import tarfile
 import tomllib
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ import pytest
 import yaml
 
 from tests.harness.controlplane import ControlPlane
-from tests.harness.tools import REPO_ROOT, VENV_BIN, tool
+from tests.harness.tools import REPO_ROOT, VENV_BIN, ServerProcess, free_port, tool
 
 WORKFLOWS = REPO_ROOT / ".github/workflows"
 RELEASE = WORKFLOWS / "release.yaml"
@@ -105,21 +108,53 @@ def test_the_workflow_checks_the_tag_against_pyproject(tmp_path: Path, tag: str,
         assert f"tag v9.9.9 does not match pyproject.toml version {VERSION}" in result.stdout
 
 
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[str]:
+    """An OCI registry on loopback (go-containerregistry's); its host:port."""
+    port = free_port()
+    server = ServerProcess(
+        name="registry",
+        argv=[str(tool("registry")), "-port", str(port)],
+        log=tmp_path / "registry.log",
+    )
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    server.wait_until(ready=answers, timeout=30, what="answering /v2/")
+    yield f"127.0.0.1:{port}"
+    server.stop()
+
+
 @pytest.mark.kubernetes
-def test_install_from_the_packaged_chart(
-    kube: ControlPlane, namespace: str, tmp_path: Path
+def test_push_and_install_from_the_oci_registry(
+    kube: ControlPlane, namespace: str, tmp_path: Path, registry: str
 ) -> None:
-    """The README's install, from the artifact instead of the git tree."""
-    assert package(tmp_path).returncode == 0
-    archive = tmp_path / f"fullon-ohlcv-{VERSION}.tgz"
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp_path / "unpacked", filter="data")
-    crd = tmp_path / "unpacked/fullon-ohlcv/files/crd-ohlcvcollectors.yaml"
+    """What the release workflow pushes and the README installs: `helm push` of the
+    package to an OCI registry, then `helm pull --untar` for the CRD and `helm install
+    oci://...` (plain HTTP here, on loopback)."""
+    assert package(tmp_path / "dist").returncode == 0
+    archive = tmp_path / "dist" / f"fullon-ohlcv-{VERSION}.tgz"
+    pushed = kube.helm("push", str(archive), f"oci://{registry}/charts", "--plain-http")
+    assert f"Pushed: {registry}/charts/fullon-ohlcv:{VERSION}" in pushed.stdout + pushed.stderr
+    chart = f"oci://{registry}/charts/fullon-ohlcv"
+    kube.helm(
+        "pull", chart, "--version", VERSION, "--plain-http", "--untar",
+        "--untardir", str(tmp_path / "pulled"),
+    )  # fmt: skip
+    crd = tmp_path / "pulled/fullon-ohlcv/files/crd-ohlcvcollectors.yaml"
     kube.kubectl("apply", "--server-side", "-f", str(crd))
     kube.kubectl(
         "wait", "--for=condition=Established", "crd/ohlcvcollectors.fullon.io", "--timeout=60s"
     )
-    kube.helm("install", "ohlcv", str(archive), "-n", namespace, "--set", "crds.install=false")
+    kube.helm(
+        "install", "ohlcv", chart, "--version", VERSION, "--plain-http", "-n", namespace,
+        "--set", "crds.install=false",
+    )  # fmt: skip
     deployment = json.loads(
         kube.kubectl("get", "deployment", "ohlcv-operator", "-n", namespace, "-o", "json").stdout
     )

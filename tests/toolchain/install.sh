@@ -138,7 +138,9 @@ for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   helm_flags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$client_go_minor"
 done
 build helm "$here/helm" "$helm" "$helm_flags" helm.sh/helm/v3/cmd/helm
-# actionlint checks .github/workflows (tests/release).
+# actionlint checks .github/workflows; the registry receives the chart (tests/release).
 actionlint=$(module_version "$here/actionlint" github.com/rhysd/actionlint)
 build actionlint "$here/actionlint" "$actionlint" "" github.com/rhysd/actionlint/cmd/actionlint
-say "kubernetes $kube, etcd $etcd, helm $helm, actionlint $actionlint ready in $venv_bin"
+registry=$(module_version "$here/registry" github.com/google/go-containerregistry)
+build registry "$here/registry" "$registry" "" github.com/google/go-containerregistry/cmd/registry
+say "kubernetes $kube, etcd $etcd, helm $helm, actionlint $actionlint, registry $registry ready in $venv_bin"
