@@ -185,6 +185,8 @@ def test_operator_deployment_follows_the_contract(kube: ControlPlane) -> None:
         "OHLCV_REDIS_SECRET": "fullon-redis",
         "ADMIN_MAIL": "admin@fullon",
         "OHLCV_OPERATOR_METRICS_PORT": "8080",
+        "OHLCV_SCOPE": "namespace",
+        "OHLCV_WATCH_NAMESPACES": "[]",
         "OHLCV_LEADER_LEASE_NAME": "ohlcv-operator",
         "OHLCV_RESYNC_SECONDS": "30",
         "OHLCV_STATUS_REFRESH_SECONDS": "300",
@@ -221,6 +223,21 @@ def test_operator_deployment_follows_the_contract(kube: ControlPlane) -> None:
     assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
     assert pod["volumes"][0]["name"] == "tmp"
     assert "emptyDir" in pod["volumes"][0]
+
+
+def test_image_pull_secrets_in_the_usual_form_reach_operator_and_collectors(
+    kube: ControlPlane,
+) -> None:
+    deployment = one(
+        render(
+            kube, "--set", "imagePullSecrets[0].name=regcred", "--set", "imagePullSecrets[1]=old"
+        ),
+        "Deployment",
+    )
+    expected = [{"name": "regcred"}, {"name": "old"}]  # a bare name is still accepted
+    assert deployment["spec"]["template"]["spec"]["imagePullSecrets"] == expected
+    collector_pod = json.loads(container_env(deployment)["OHLCV_COLLECTOR_POD"])
+    assert collector_pod["imagePullSecrets"] == expected
 
 
 def test_redis_is_optional(kube: ControlPlane) -> None:
