@@ -13,6 +13,7 @@ import pytest
 
 from ohlcv_collector.models import MINUTE_MS, floor_minute
 from tests.integration.collector_harness import (
+    BACKENDS,
     Check,
     Database,
     Lab,
@@ -34,7 +35,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
     return database_for(request, tmp_path)
 
 
-@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("database", BACKENDS, indirect=True)
 def test_hyperliquid_backfill_and_stream_equal_the_ground_truth(
     database: Database, tmp_path: Path
 ) -> None:

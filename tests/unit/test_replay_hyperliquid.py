@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -195,3 +196,22 @@ def test_weight_limit_counts_candles_returned() -> None:
     assert refused.status == 429
     assert weights.charge(ip="a", weight=2, now_s=11.0) is None
     assert weights.charge(ip="a", weight=20, now_s=71.0) is None  # a minute later
+
+
+def test_spot_pairs_are_listed_in_spot_meta_and_served_by_their_pair_name() -> None:
+    candles = DATA / "candles_1m/binanceus_BTCUSD_1m_20230301_20230321.csv"
+    exchange = ReplayExchange(
+        config=ReplayConfig(exchange="hyperliquid", data=(DataSpec(candles, "ETH/USDC"),)),
+        wall_start_ns=START_NS,
+    )
+    moment = exchange.moment(wall_ns=START_NS)
+    spot, contexts = rest.info(params={"type": "spotMetaAndAssetCtxs"}, moment=moment).body
+    assert spot["universe"] == [
+        {"tokens": [1, 0], "name": "ETH/USDC", "index": 0, "isCanonical": True}
+    ]
+    assert [t["name"] for t in spot["tokens"]] == ["USDC", "ETH"]
+    assert contexts[0]["midPx"] == payloads.text(
+        moment.markets["ETH/USDC"].latest_close(now_ns=moment.now_ns) or Decimal(0)
+    )
+    assert rest.info(params={"type": "meta"}, moment=moment).body["universe"] == []
+    assert snapshot_of_coin(moment, "ETH/USDC")[-1]["s"] == "ETH/USDC"

@@ -13,8 +13,10 @@ trade or 1m candle recording exists, so
   exchange (Binance.US BTC/USDC, 2023-03); trades served from another exchange's tape (for
   example `--data BTC/USDC:USDC=trades/binance_spot_ws/btcusdt_20240808.gz`) get Hyperliquid-style
   ids: a tid scattered like Hyperliquid's (never consecutive), a hash and users made from it.
-  `spotMetaAndAssetCtxs` lists no spot pair and `perpDexs` no builder dex (only the main perp dex
-  is replayed); `exchangeStatus` answers the served time.
+  A market served without a settle currency (`--data BTC/USDC=...`) is a spot pair: its token
+  and pair entries in spotMeta are shaped as the recorded ones but made up (a canonical pair
+  named BASE/USDC, as Hyperliquid names PURR/USDC); `perpDexs` lists no builder dex (only the
+  main perp dex is replayed); `exchangeStatus` answers the served time.
 Hyperliquid's own rules: a minute without trades has no candle (candleSnapshot and the candle
 channel leave it out); candleSnapshot serves only the most recent 5000 candles of an interval
 (older history is not available at all), returning those that overlap [startTime, endTime].

@@ -35,13 +35,18 @@ _TID_MIX = 0x9E3779B97F4A7  # odd: multiplying by it permutes the integers modul
 _TID_SPACE = 2**50
 
 
+def is_spot(symbol: str) -> bool:
+    return ":" not in symbol
+
+
 def coin(symbol: str) -> str:
-    """BTC/USDC:USDC -> BTC."""
-    return base_quote(symbol)[0]
+    """The name Hyperliquid gives the market: BTC/USDC:USDC -> BTC (a perpetual's coin);
+    a spot pair is named by its pair, as Hyperliquid names its canonical pairs (PURR/USDC)."""
+    return symbol if is_spot(symbol) else base_quote(symbol)[0]
 
 
 def symbol_of(coin_name: str) -> str:
-    return f"{coin_name}/USDC:USDC"
+    return coin_name if "/" in coin_name else f"{coin_name}/USDC:USDC"
 
 
 def text(value: Decimal) -> str:
@@ -128,10 +133,24 @@ def meta_and_contexts(*, coins: Mapping[str, Decimal | None]) -> list[Any]:
     return [{"universe": entries, "marginTables": meta.get("marginTables", [])}, ctxs]
 
 
-def spot_meta() -> dict[str, Any]:
-    """spotMeta with only the USDC token (as recorded) and no pair: spot is not replayed."""
+def spot_meta_and_contexts(*, pairs: Mapping[str, Decimal | None]) -> list[Any]:
+    """[spotMeta, contexts] for the spot `pairs` (pair -> current price): the recorded USDC
+    token, and for each pair a token named by its base (derived: shaped as the recorded
+    tokens) and a canonical pair named as Hyperliquid names PURR/USDC."""
     usdc = next(t for t in recorded_bodies()[0]["tokens"] if t["name"] == "USDC")
-    return {"universe": [], "tokens": [usdc]}
+    tokens, universe, contexts = [usdc], [], []
+    for index, (pair, price) in enumerate(sorted(pairs.items())):
+        base = base_quote(pair)[0]
+        token_id = "0x" + hashlib.sha256(base.encode()).hexdigest()[:32]
+        tokens.append(
+            {**usdc, "name": base, "index": index + 1, "szDecimals": 5, "tokenId": token_id}
+        )
+        universe.append(
+            {"tokens": [index + 1, 0], "name": pair, "index": index, "isCanonical": True}
+        )
+        shown = text(price) if price is not None else None
+        contexts.append({"coin": pair, "markPx": shown, "midPx": shown, "prevDayPx": shown})
+    return [{"universe": universe, "tokens": tokens}, contexts]
 
 
 # The recorded WS capture ------------------------------------------------------------------

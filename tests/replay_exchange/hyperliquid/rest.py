@@ -1,8 +1,9 @@
 """Hyperliquid POST /info: one endpoint, the request's `type` says what is asked.
 
 Semantics from Hyperliquid's API documentation and the recorded bodies:
-- meta, metaAndAssetCtxs: the perpetuals served (payloads.py); spotMeta, spotMetaAndAssetCtxs:
-  no spot pair; perpDexs: [null] (only the main dex); exchangeStatus: the exchange's time.
+- meta, metaAndAssetCtxs: the perpetuals served; spotMeta, spotMetaAndAssetCtxs: the spot
+  pairs served (payloads.py); perpDexs: [null] (only the main dex); exchangeStatus: the
+  exchange's time.
 - candleSnapshot `{"req": {"coin", "interval", "startTime", "endTime"}}`: the candles that
   overlap [startTime, endTime] (so the first may open before startTime, as recorded), oldest
   first, taken only from the most recent 5000 candles (HISTORY_CANDLES); minutes without trades
@@ -38,9 +39,9 @@ def info(*, params: Params, moment: Moment) -> Reply:
     if kind == "metaAndAssetCtxs":
         return Reply(_meta(moment))
     if kind == "spotMeta":
-        return Reply(payloads.spot_meta())
+        return Reply(_spot(moment)[0])
     if kind == "spotMetaAndAssetCtxs":
-        return Reply([payloads.spot_meta(), []])
+        return Reply(_spot(moment))
     if kind == "perpDexs":
         return Reply([None])
     if kind == "exchangeStatus":
@@ -53,12 +54,20 @@ def info(*, params: Params, moment: Moment) -> Reply:
 
 
 def _meta(moment: Moment) -> list[Any]:
-    coins = {
+    return payloads.meta_and_contexts(coins=_prices(moment, spot=False))
+
+
+def _spot(moment: Moment) -> list[Any]:
+    return payloads.spot_meta_and_contexts(pairs=_prices(moment, spot=True))
+
+
+def _prices(moment: Moment, *, spot: bool) -> dict[str, Any]:
+    """Coin -> current price of the listed perpetuals, or of the listed spot pairs."""
+    return {
         payloads.coin(symbol): market.latest_close(now_ns=moment.now_ns)
         for symbol, market in sorted(moment.markets.items())
-        if moment.is_listed(symbol)
+        if moment.is_listed(symbol) and payloads.is_spot(symbol) == spot
     }
-    return payloads.meta_and_contexts(coins=coins)
 
 
 def _candles(request: Any, moment: Moment) -> list[dict[str, Any]]:
