@@ -59,7 +59,10 @@ def _run(args: argparse.Namespace) -> int:
             settings=settings, sources=sources, known_exchanges=frozenset(ccxt.exchanges)
         )
         await kopf.operator(
-            registry=build_registry(state), standalone=True, namespaces=[settings.namespace]
+            registry=build_registry(state),
+            standalone=True,
+            namespaces=settings.watched() or [],
+            clusterwide=settings.watched() is None,
         )
 
     asyncio.run(operate())

@@ -108,10 +108,10 @@ class OperatorState:
                 await task
         self.tasks.clear()
 
-    async def reconcile(self, name: str) -> None:
+    async def reconcile(self, namespace: str, name: str) -> None:
         """Reconcile a resource, if this replica leads."""
         if self.election is not None and self.election.leading and self.reconciler is not None:
-            await self.reconciler.reconcile(name=name)
+            await self.reconciler.reconcile(namespace=namespace, name=name)
 
     async def list_resources(self) -> object:
         """What the liveness check asks the API server: the watched resources."""
@@ -171,9 +171,11 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         return info
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
-    async def resource_changed(name: str, **_: Any) -> None:
+    async def resource_changed(name: str, namespace: str | None, **_: Any) -> None:
         state.liveness.heard()  # the watch delivers
-        await state.reconcile(name)  # also DELETED: the reconcile drops its metrics
+        await state.reconcile(
+            namespace or "", name
+        )  # also DELETED: the reconcile drops its metrics
 
     @kopf.on.event(
         "apps",
@@ -186,7 +188,7 @@ def build_registry(state: OperatorState) -> kopf.OperatorRegistry:
         state.liveness.heard()
         for owner in body.metadata.get("ownerReferences", []):
             if owner.get("kind") == KIND and owner.get("controller"):
-                await state.reconcile(owner["name"])
+                await state.reconcile(body.metadata.namespace or "", owner["name"])
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:

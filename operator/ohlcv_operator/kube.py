@@ -170,9 +170,11 @@ class KubeClient:
     def _collectors(self, namespace: str) -> str:
         return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
 
-    async def list_collectors(self, *, namespace: str) -> list[dict[str, Any]]:
-        """Every OhlcvCollector of the namespace."""
-        _, listed = await self._request("GET", self._collectors(namespace))
+    async def list_collectors(self, *, namespace: str | None) -> list[dict[str, Any]]:
+        """Every OhlcvCollector of the namespace (None: of every namespace)."""
+        everywhere = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
+        path = everywhere if namespace is None else self._collectors(namespace)
+        _, listed = await self._request("GET", path)
         return list((listed or {}).get("items", []))
 
     async def list_pods(self, *, namespace: str, selector: str) -> list[dict[str, Any]]:

@@ -63,7 +63,7 @@ def deployment_state(deployment: dict[str, Any]) -> DeploymentState:
 
 
 class Reconciler:
-    """Reconciles the OhlcvCollectors of one namespace, one resource at a time each."""
+    """Reconciles OhlcvCollectors, one at a time each (a resource's namespace is its own)."""
 
     def __init__(
         self,
@@ -83,28 +83,28 @@ class Reconciler:
         # The exchange each resource reported metrics for, to drop them when it is deleted.
         self._exchanges: dict[str, str] = {}
 
-    async def reconcile(self, *, name: str) -> None:
+    async def reconcile(self, *, namespace: str, name: str) -> None:
         """Bring one resource's Deployment and status in line with what is observed."""
-        async with self._locks[name]:
+        async with self._locks[f"{namespace}/{name}"]:
             started = time.monotonic()
             try:
-                await self._reconcile(name=name)
+                await self._reconcile(namespace=namespace, name=name)
             except Exception:
                 metrics.RECONCILE_ERRORS.inc()
-                log.exception("reconciling %s failed", name)
+                log.exception("reconciling %s/%s failed", namespace, name)
                 raise
             finally:
                 metrics.RECONCILES.inc()
                 metrics.RECONCILE_SECONDS.observe(time.monotonic() - started)
 
-    async def _reconcile(self, *, name: str) -> None:
-        namespace = self._settings.namespace
+    async def _reconcile(self, *, namespace: str, name: str) -> None:
+        ref = f"{namespace}/{name}"
         body = await self._kube.collector(namespace=namespace, name=name)
         if body is None or body["metadata"].get("deletionTimestamp"):
             # Gone: its Deployment is garbage-collected with it, its metrics end here.
-            if name in self._exchanges:
-                metrics.forget(self._exchanges.pop(name))
-            self._figures_at.pop(name, None)
+            if ref in self._exchanges:
+                metrics.forget(self._exchanges.pop(ref))
+            self._figures_at.pop(ref, None)
             return
         metadata = body["metadata"]
         seen, created = await self._observe(body)
@@ -115,7 +115,7 @@ class Reconciler:
             now=_now(),
             stale_lag_seconds=self._settings.stale_lag_seconds,
         )
-        if self._worth_writing(name=name, change=classify_change(before=previous, after=status)):
+        if self._worth_writing(ref=ref, change=classify_change(before=previous, after=status)):
             await self._kube.replace_status(namespace=namespace, name=name, status=status)
         else:
             status = previous or status  # what the resource keeps saying
@@ -128,7 +128,7 @@ class Reconciler:
         for kind, reason, message in events:
             await self._event(body, kind=kind, reason=reason, message=message)
         exchange = seen.spec.exchange if seen.spec else metadata["name"]
-        self._exchanges[name] = exchange
+        self._exchanges[ref] = exchange
         if seen.targets is not None:
             metrics.TARGETS.labels(exchange=exchange).set(len(seen.targets))
         health = status.get("health") or {}
@@ -138,15 +138,15 @@ class Reconciler:
         )
         metrics.SYMBOLS_PAUSED.labels(exchange=exchange).set(health.get("symbolsPaused", 0))
 
-    def _worth_writing(self, *, name: str, change: Change) -> bool:
+    def _worth_writing(self, *, ref: str, change: Change) -> bool:
         """Write meaningful changes at once, moved lag figures once per status_refresh_seconds."""
         now = time.monotonic()
         if change is Change.FIGURES:
-            since = now - self._figures_at.setdefault(name, now)
+            since = now - self._figures_at.setdefault(ref, now)
             if since < self._settings.status_refresh_seconds:
                 return False
         if change is not Change.NONE:
-            self._figures_at[name] = now
+            self._figures_at[ref] = now
         return change is not Change.NONE
 
     async def _observe(self, body: dict[str, Any]) -> tuple[Observation, bool]:

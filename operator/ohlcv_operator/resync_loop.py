@@ -11,6 +11,7 @@ version are freed here.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ohlcv_operator.kube import KubeClient
 from ohlcv_operator.settings import OperatorSettings
@@ -20,12 +21,19 @@ log = logging.getLogger("ohlcv_operator.resync")
 KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 
 
+Reconcile = Callable[[str, str], Awaitable[None]]  # (namespace, name)
+
+
 async def resync_once(
-    *, kube: KubeClient, reconcile: Callable[[str], Awaitable[None]], namespace: str
+    *, kube: KubeClient, reconcile: Reconcile, namespaces: list[str] | None
 ) -> None:
-    """Reconcile every OhlcvCollector of the namespace once; drop kopf's old finalizer."""
-    for item in await kube.list_collectors(namespace=namespace):
-        name = item["metadata"]["name"]
+    """Reconcile every OhlcvCollector of the namespaces (None: all) once; drop kopf's old
+    finalizer."""
+    items: list[dict[str, Any]] = []
+    for where in namespaces if namespaces is not None else [None]:
+        items += await kube.list_collectors(namespace=where)
+    for item in items:
+        name, namespace = item["metadata"]["name"], item["metadata"]["namespace"]
         finalizers = item["metadata"].get("finalizers") or []
         if KOPF_FINALIZER in finalizers:
             await kube.remove_finalizer(
@@ -38,19 +46,19 @@ async def resync_once(
                 "removed the finalizer %s that an earlier version left on %s", KOPF_FINALIZER, name
             )
         if "deletionTimestamp" not in item["metadata"]:
-            await reconcile(name)
+            await reconcile(namespace, name)
 
 
 async def resync_loop(
     *,
     kube: KubeClient,
-    reconcile: Callable[[str], Awaitable[None]],
+    reconcile: Reconcile,
     settings: OperatorSettings,
 ) -> None:
     """Resync every `resync_seconds` until cancelled; a failed round is logged and retried."""
     while True:
         try:
-            await resync_once(kube=kube, reconcile=reconcile, namespace=settings.namespace)
+            await resync_once(kube=kube, reconcile=reconcile, namespaces=settings.watched())
         except Exception:
             log.exception("resync failed; trying again in %.0f s", settings.resync_seconds)
         await asyncio.sleep(settings.resync_seconds)

@@ -21,6 +21,14 @@ class DiscoveryMode(StrEnum):
     OFF = "off"
 
 
+class Scope(StrEnum):
+    """Where the operator watches OhlcvCollectors (its chart's RBAC grants exactly that)."""
+
+    NAMESPACE = "namespace"  # its own namespace
+    NAMESPACES = "namespaces"  # its own and those of watch_namespaces
+    CLUSTER = "cluster"  # every namespace
+
+
 class OperatorSettings(BaseSettings):
     """Everything the operator reads from its environment."""
 
@@ -33,6 +41,10 @@ class OperatorSettings(BaseSettings):
         default="default",
         validation_alias="OPERATOR_NAMESPACE",
         description="the namespace the operator watches and creates resources in",
+    )
+    scope: Scope = Scope.NAMESPACE
+    watch_namespaces: list[str] = Field(
+        default_factory=list, description="with scope namespaces: the namespaces watched too"
     )
     user_mail: str = Field(default="admin@fullon", validation_alias="ADMIN_MAIL")
     discovery_mode: DiscoveryMode = DiscoveryMode.CREATE
@@ -119,6 +131,15 @@ class OperatorSettings(BaseSettings):
     stale_lag_seconds: int = Field(
         default=300, gt=0, description="a symbol whose data is older than this is unhealthy"
     )
+
+    def watched(self) -> list[str] | None:
+        """The namespaces watched, None for all; the operator's own is always one of them
+        (its Lease and the resources discovery creates live there)."""
+        if self.scope is Scope.CLUSTER:
+            return None
+        if self.scope is Scope.NAMESPACES:
+            return sorted({self.namespace, *self.watch_namespaces})
+        return [self.namespace]
 
     @model_validator(mode="after")
     def _renew_before_the_lease_ends(self) -> "OperatorSettings":
