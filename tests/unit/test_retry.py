@@ -6,6 +6,7 @@ from typing import cast
 
 import pytest
 
+from ohlcv_collector.backends.ccxt.convert import trade_of
 from ohlcv_collector.core.retry import HEALTH_WRITE, RetryPolicy, backoff_delay, is_our_bug
 
 
@@ -76,6 +77,13 @@ def test_a_type_error_of_our_code_is_a_bug() -> None:
 def test_the_same_error_raised_by_a_library_is_not_ours() -> None:
     with pytest.raises(TypeError) as raised:
         json.loads(cast(str, None))
+    assert not is_our_bug(raised.value)
+
+
+def test_an_adapter_failing_on_what_the_outside_world_sent_is_not_our_bug() -> None:
+    # A damaged answer parsed as None: backends/ read it, the exchange sent it.
+    with pytest.raises(AttributeError) as raised:
+        trade_of(None, exchange="binance", symbol="BTC/USDT")
     assert not is_our_bug(raised.value)
 
 

@@ -91,18 +91,23 @@ HEALTH_WRITE = RetryPolicy(base=0.5, cap=60.0)
 # The errors of code that asks for something that is not there, or of the wrong type.
 PROGRAMMING_ERRORS = (AttributeError, IndexError, KeyError, NameError, TypeError)
 _OUR_CODE = str(Path(__file__).parent.parent) + os.sep  # the ohlcv_collector package
+_ADAPTERS = f"{_OUR_CODE}backends{os.sep}"
 
 
 def is_our_bug(error: BaseException) -> bool:
-    """True for a programming error raised in the collector's own code.
+    """True for a programming error raised in the collector's own logic.
 
     Retrying cannot fix it, so it must not be retried forever as if an exchange had
     failed. The same error types raised inside a library (ccxt parsing a malformed
-    body, say) are the outside world's fault and are retried like any failure.
+    body, say) or in an adapter reading what the outside world sent (backends/, where an
+    answer missing a field is the exchange's fault) are retried like any failure.
     """
     if not isinstance(error, PROGRAMMING_ERRORS):
         return False
     frame = error.__traceback__
     while frame is not None and frame.tb_next is not None:
         frame = frame.tb_next
-    return frame is not None and frame.tb_frame.f_code.co_filename.startswith(_OUR_CODE)
+    if frame is None:
+        return False
+    where = frame.tb_frame.f_code.co_filename
+    return where.startswith(_OUR_CODE) and not where.startswith(_ADAPTERS)
