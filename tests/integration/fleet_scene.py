@@ -46,6 +46,7 @@ FLEET_ENV = {
     "OHLCV_TARGETS_REFRESH_SECONDS": "2",
 }
 HEARTBEAT_TIMEOUT_S = 5.0
+OMIT_EMPTY_MINUTES = ("hyperliquid",)  # exchanges that serve no candle for a quiet minute
 EVER = TimeRange(0, 4_102_444_800_000)  # up to 2100
 
 
@@ -113,6 +114,7 @@ class Scene:
     args: list[str]
     env: dict[str, str] = field(default_factory=dict)
     collectors: dict[str, Collector] = field(default_factory=dict)
+    exchange: str = EXCHANGE
 
     async def seed(self, symbols: list[str], *, days: int) -> None:
         """The targets: `symbols` of the exchange for the default user."""
@@ -120,7 +122,7 @@ class Scene:
         try:
             await editor.init_schema()
             for symbol in symbols:
-                await editor.add(exchange=EXCHANGE, symbol=symbol, backtest_days=days)
+                await editor.add(exchange=self.exchange, symbol=symbol, backtest_days=days)
         finally:
             await editor.close()
 
@@ -141,7 +143,7 @@ class Scene:
         log = self.directory / f"{instance}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
-                [str(VENV_BIN / "ohlcv-collector"), "run", "--exchange", EXCHANGE, *self.args],
+                [str(VENV_BIN / "ohlcv-collector"), "run", "--exchange", self.exchange, *self.args],
                 env=env, stdout=out, stderr=subprocess.STDOUT, cwd=self.directory,
             )  # fmt: skip
         collector = Collector(instance=instance, process=process, port=port, log=log)
@@ -163,7 +165,7 @@ class Scene:
             reader = HealthReader(
                 store, window=timedelta(seconds=30), stale_after=timedelta(seconds=2.5)
             )
-            return await reader.symbol_health(EXCHANGE)
+            return await reader.symbol_health(self.exchange)
         finally:
             await store.close()
 
@@ -176,7 +178,9 @@ class Scene:
         }
 
     def ground_truth(self, symbol: str) -> dict[int, tuple[Decimal, ...]]:
-        """Final candles the replay served for `symbol`: start -> (o, h, l, c, v)."""
+        """Final candles the replay served for `symbol`: start -> (o, h, l, c, v); minutes
+        without trades only where the exchange serves a candle for them (Hyperliquid does
+        not)."""
         url = (
             f"http://127.0.0.1:{self.replay.port}/admin/ground-truth?kind=candles_1m"
             f"&format=jsonl&symbol={quote(symbol)}"
@@ -188,13 +192,14 @@ class Scene:
                 Decimal(r[k]) for k in ("open", "high", "low", "close", "volume")
             )
             for r in rows
+            if r["empty"] == "false" or self.exchange not in OMIT_EMPTY_MINUTES
         }
 
     async def stored(self, symbol: str, window: TimeRange) -> dict[int, tuple[Decimal, ...]]:
         """Candles in the database for `symbol` in `window`."""
         storage = await PostgresStorage.connect(dsn=self.dsn)
         try:
-            candles = await storage.candles(exchange=EXCHANGE, symbol=symbol, window=window)
+            candles = await storage.candles(exchange=self.exchange, symbol=symbol, window=window)
         finally:
             await storage.close()
         return {c.start: (c.open, c.high, c.low, c.close, c.volume) for c in candles}
