@@ -108,12 +108,11 @@ class Cluster:
         api = [
             {"name": "KUBERNETES_SERVICE_HOST", "value": self.node_ip},
             {"name": "KUBERNETES_SERVICE_PORT", "value": str(self.control_plane.port)},
-            {"name": "OHLCV_RESYNC_SECONDS", "value": "3"},
         ]
         return {
             "image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
             "discovery": {"intervalSeconds": 10},
-            "operator": {"extraEnv": api},
+            "operator": {"extraEnv": api, "resyncSeconds": 3},
             "collector": {"env": [{"name": k, "value": v} for k, v in collector_env.items()]},
         }
 
