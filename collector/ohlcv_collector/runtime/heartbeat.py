@@ -179,7 +179,7 @@ class HeartbeatWriter:
             phase=status.phase.value,
             newest_candle=status.newest_candle,
             newest_trade=status.newest_trade,
-            lag_ms=status.lag_ms(now=now_ms),
+            lag_ms=status.lag_ms(local_now=now_ms),
             backfill_progress=status.backfill_progress,
             reconnects=status.reconnects,
             holes=status.holes,

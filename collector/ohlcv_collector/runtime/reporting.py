@@ -26,7 +26,6 @@ class SymbolReporter:
     def __init__(self, *, status: SymbolStatus) -> None:
         self.status = status
         self.labels = {"exchange": status.exchange, "symbol": status.symbol}
-        self.clock_offset_ms = 0  # the exchange's clock minus ours, as of the last repair
         self._eta = EtaEstimator()
         self._progress_logged_at = 0.0
 
@@ -57,7 +56,7 @@ class SymbolReporter:
 
     def lag(self) -> None:
         """How far the newest stored candle trails the exchange's clock."""
-        lag = self.status.lag_ms(now=int(time.time() * 1000) + self.clock_offset_ms)
+        lag = self.status.lag_ms(local_now=int(time.time() * 1000))
         if lag is not None:
             metrics.LAG_SECONDS.labels(**self.labels).set(lag / 1000)
 

@@ -158,7 +158,7 @@ class SymbolCollector:
             clock=await self._filler.exchange_time(),  # a 5xx here is retried, not an error
             covered=[part for parts in self._sink.coverage.values() for part in parts],
         )
-        self._report.clock_offset_ms = now - int(time.time() * 1000)
+        self._report.status.clock_offset_ms = now - int(time.time() * 1000)
         days = self._options.backfill_days or self.target.backtest_days
         # The newest closed minute is left to a stream proving its time, which confirms
         # that bar when the next one starts. Without one (polling, or a stream not yet
@@ -176,6 +176,9 @@ class SymbolCollector:
                 # Every minute before `end` has closed and been published: REST proves a
                 # bar closed by the clock too, where no later bar does (the data stopped).
                 await self._filler.fill_candles(hole, closed_before=end)
+            # What is left, as `status` counts it in the database (not what the pass found).
+            left = holes(window=self._window, covered=self._candles_settled())
+            self._report.status.holes = len(left)
         if self._options.trades:
             await self._repair_trades(end=end)
         self._report_progress()

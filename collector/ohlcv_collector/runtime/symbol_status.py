@@ -27,6 +27,7 @@ class SymbolStatus:
     last_error: str | None = None
     rejected_rows: int = 0
     holes: int = 0
+    clock_offset_ms: int = 0  # the exchange's clock minus ours, as of the last repair
 
     def saw_candle(self, start: int) -> None:
         """Remember the newest stored candle's bar start."""
@@ -38,11 +39,13 @@ class SymbolStatus:
         if self.newest_trade is None or time > self.newest_trade:
             self.newest_trade = time
 
-    def lag_ms(self, *, now: int) -> int | None:
-        """How far the stored candles trail the clock: now minus the newest bar's end."""
+    def lag_ms(self, *, local_now: int) -> int | None:
+        """How far the stored candles trail the exchange's clock (the local clock moved by
+        the last known offset, so /metrics and the health record agree however far the two
+        clocks drift apart): its now minus the newest bar's end."""
         if self.newest_candle is None:
             return None
-        return max(0, now - (self.newest_candle + MINUTE_MS))
+        return max(0, local_now + self.clock_offset_ms - (self.newest_candle + MINUTE_MS))
 
     def describe(self) -> str:
         """The message a person reads: what is happening, with progress while backfilling."""
