@@ -101,7 +101,12 @@ def test_one_of_two_operators_acts_and_the_other_takes_over_when_it_is_killed(
             operator=standby,
         )
         took_over = time.monotonic() - killed
-        assert took_over < LEASE_SECONDS + RETRY_SECONDS + 3, took_over
+        # The standby waits for the lease to run out on its own clock (counted from the last
+        # renewal it saw, up to a retry before the kill), reading once a retry; slack for a
+        # busy host.
+        assert (
+            LEASE_SECONDS - 2 * RETRY_SECONDS < took_over < LEASE_SECONDS + 2 * RETRY_SECONDS + 5
+        ), took_over
 
         wait_until(
             lambda: get(kube, "deployment", "bybit-collector", namespace) is not None,
