@@ -1,8 +1,8 @@
 """`make demo`: the operator at work on a real single-node cluster, on this machine.
 
 It starts what a user's cluster and fullon installation would have (PostgreSQL with the
-fullon_orm tables, Redis, a Kubernetes control plane and a node running containerd), two
-replay exchanges serving recorded Binance and Kraken data, and then does what a user does:
+fullon_orm tables, Redis, a Kubernetes control plane and a node running containerd), replay
+exchanges serving recorded Binance, Kraken and Hyperliquid data, and then does what a user does:
 targets in the database, the two Secrets, `helm install` with the image built from this
 tree. The operator Pod turns the targets into OhlcvCollector resources and collector
 Deployments; their Pods fill PostgreSQL and report health to Redis.
@@ -40,8 +40,16 @@ NAMESPACE = "fullon"
 # Markets whose recordings outlast any demo at real time: three weeks of candles, and
 # Kraken's BTC/USDT trades over seven hours (Binance's trade capture lasts 11 minutes, too
 # short: its market would go quiet during a demo; the node tests collect it).
-TARGETS = {"binance": ("BTC/USD", "BTC/USDC"), "kraken": ("BTC/USDT", "BTC/USD")}
-REPLAY_ARGS = {"binance": ("--speed", "1"), "kraken": ("--speed", "1", "--history", "10h")}
+TARGETS = {
+    "binance": ("BTC/USD", "BTC/USDC"),
+    "kraken": ("BTC/USDT", "BTC/USD"),
+    "hyperliquid": ("BTC/USDC:USDC",),  # a perpetual swap; BitMEX has no class in ccxt 4.5.90
+}
+REPLAY_ARGS = {
+    "binance": ("--speed", "1"),
+    "kraken": ("--speed", "1", "--history", "10h"),
+    "hyperliquid": ("--speed", "1"),
+}
 REFRESH_SECONDS = 5
 
 

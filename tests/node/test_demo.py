@@ -1,5 +1,5 @@
 """`make demo DEMO_SECONDS=N`, as a user runs it unattended: a cluster of its own comes up,
-the chart collects Binance and Kraken into PostgreSQL, and the closing report says the
+the chart collects Binance, Kraken and Hyperliquid into PostgreSQL, and the closing report says the
 stored rows equal the exchanges' ground truth; afterwards nothing of it is left running.
 """
 
@@ -10,7 +10,14 @@ from pathlib import Path
 
 from tests.harness.tools import REPO_ROOT
 
-SYMBOLS = {"binance BTC/USD", "binance BTC/USDC", "kraken BTC/USDT", "kraken BTC/USD"}
+SYMBOLS = {
+    "binance BTC/USD",
+    "binance BTC/USDC",
+    "kraken BTC/USDT",
+    "kraken BTC/USD",
+    "hyperliquid BTC/USDC:USDC",
+}
+EXCHANGES = {"binance": "2", "kraken": "2", "hyperliquid": "1"}  # name -> symbols
 
 
 def test_make_demo_runs_the_operator_on_its_own_node_and_reports_complete_data() -> None:
@@ -30,9 +37,9 @@ def test_make_demo_runs_the_operator_on_its_own_node_and_reports_complete_data()
     final_table = shown.rsplit("== after", 1)[1].splitlines()
     # `kubectl get ohlcvcollectors` rows: NAME EXCHANGE SYMBOLS REPLICAS HEALTHY LAG READY AGE
     cells = [line.split() for line in final_table]
-    rows = {c[0]: c for c in cells if len(c) > 1 and c[0] in ("binance", "kraken") and c[1] == c[0]}
-    for name in ("binance", "kraken"):
-        assert rows[name][2:5] == ["2", "1/1", "2/2"], final_table
+    rows = {c[0]: c for c in cells if len(c) > 1 and c[0] in EXCHANGES and c[1] == c[0]}
+    for name, symbols in EXCHANGES.items():
+        assert rows[name][2:5] == [symbols, "1/1", f"{symbols}/{symbols}"], final_table
         assert rows[name][6] == "True", final_table
     report = json.loads(report_text[report_text.index("{") :])
     assert set(report) == SYMBOLS
