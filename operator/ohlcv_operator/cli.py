@@ -31,10 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here so that --help and --version stay fast (kopf and ccxt take a while).
-    import ccxt
     import kopf
     from pydantic import ValidationError
 
+    from ohlcv_collector.runtime.assembly import market_exchanges
     from ohlcv_collector.settings import DatabaseSettings, RedisSettings, problems
     from ohlcv_operator.handlers import OperatorState, build_registry
     from ohlcv_operator.settings import OperatorSettings
@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
             stale_after=timedelta(seconds=settings.heartbeat_timeout_seconds),
         )
         state = OperatorState(
-            settings=settings, sources=sources, known_exchanges=frozenset(ccxt.exchanges)
+            settings=settings, sources=sources, known_exchanges=market_exchanges()
         )
         await kopf.operator(
             registry=build_registry(state),

@@ -53,7 +53,7 @@ async def test_migrating_again_keeps_data_and_version(backend: Backend, storage:
     await storage.write(WriteBatch(trades=[trade(1)]))
     await storage.migrate()
     await storage.migrate()
-    assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,)]
+    assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,), (2,)]
     assert await storage.trades(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING) == [trade(1)]
 
 
@@ -61,7 +61,7 @@ async def test_concurrent_migrations_from_two_processes_apply_once(backend: Back
     first, second = await backend.open(), await backend.open()
     try:
         await asyncio.gather(first.migrate(), second.migrate())
-        assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,)]
+        assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,), (2,)]
         assert await second.write(WriteBatch(trades=[trade(1)])) == WriteResult(0, 1)
         assert await first.trades(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING) == [trade(1)]
     finally:
@@ -171,7 +171,7 @@ INVALID_BATCHES = {
     "zero open": WriteBatch(candles=[candle(1, open=Decimal("0"))]),
     "negative volume": WriteBatch(candles=[candle(1, volume=Decimal("-1"))]),
     "close above high": WriteBatch(candles=[candle(1, close=Decimal("70000"))]),
-    "open below low": WriteBatch(candles=[candle(1, open=Decimal("61800"))]),
+    "close below low": WriteBatch(candles=[candle(1, close=Decimal("61800"))]),
     "negative trade count": WriteBatch(candles=[replace(candle(1), trades=-1)]),
     "empty coverage range": WriteBatch(coverage=[covers(SeriesKind.TRADES, 5, 5)]),
 }

@@ -69,12 +69,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def _check_exchange(exchange: str) -> None:
-    """Refuse an exchange id ccxt does not know, suggesting the nearest ones."""
-    import ccxt  # imported here: it takes half a second, and only `add` needs it
-
-    if exchange in ccxt.exchanges:
+    """Refuse an exchange id no market backend serves, suggesting the nearest ones."""
+    known = assembly.market_exchanges()
+    if exchange in known:
         return
-    nearest = difflib.get_close_matches(exchange, ccxt.exchanges, n=3)
+    nearest = difflib.get_close_matches(exchange, sorted(known), n=3)
     hint = f"; did you mean {' or '.join(nearest)}?" if nearest else ""
     raise CommandError(f"unknown exchange {exchange!r}: not a ccxt exchange id{hint}")
 

@@ -39,10 +39,12 @@ def candle_problem(candle: Candle) -> str | None:
             return f"{name} is not positive ({value})"
     if candle.volume < 0:
         return f"volume is negative ({candle.volume})"
-    if candle.high < max(candle.open, candle.close, candle.low):
-        return f"high {candle.high} is below open, close or low"
-    if candle.low > min(candle.open, candle.close):
-        return f"low {candle.low} is above open or close"
+    # High and low bound the minute's trades, and so does the close. The open does not
+    # everywhere: BitMEX opens a bin at the previous bin's close, which may lie outside.
+    if candle.high < max(candle.close, candle.low):
+        return f"high {candle.high} is below close or low"
+    if candle.low > candle.close:
+        return f"low {candle.low} is above close"
     if candle.start % MINUTE_MS:
         return f"bar start {candle.start} is not on a minute boundary"
     if candle.trades is not None and candle.trades < 0:

@@ -50,6 +50,15 @@ def open_target_editor(*, url: str, user_mail: str) -> SqlTargetEditor:
     return SqlTargetEditor(url, user_mail=user_mail)
 
 
+def market_exchanges() -> frozenset[str]:
+    """Exchange ids a market backend serves: ccxt's, and BitMEX through the built-in backend."""
+    import ccxt  # imported here: it takes a second, and only callers that check ids need it
+
+    from ohlcv_collector.backends.bitmex.market import EXCHANGE_ID
+
+    return frozenset(ccxt.exchanges) | {EXCHANGE_ID}
+
+
 def open_market(
     *,
     exchange: str,
@@ -57,20 +66,23 @@ def open_market(
     targets: TargetSource,
     budget: SharedBudget | None,
 ) -> Market:
-    """fullon_exchange's handlers (which pace themselves), else ccxt with the shared budget."""
+    """fullon_exchange's handlers (which pace themselves), else ccxt with the shared budget,
+    else, for BitMEX (the pinned ccxt has no bitmex class), the built-in BitMEX backend."""
     if available("fullon_exchange") and available("fullon_orm"):
         from ohlcv_collector.backends.fullon.market import FullonMarket
 
         return FullonMarket(exchange_id=exchange, user_mail=settings.user_mail, targets=targets)
     # Imported here: ccxt takes a second to import, and the other commands don't need it.
+    import ccxt.async_support
+
+    from ohlcv_collector.backends.bitmex.market import EXCHANGE_ID, BitmexMarket
     from ohlcv_collector.backends.ccxt.market import CcxtMarket
 
-    return CcxtMarket(
-        exchange_id=exchange,
-        options=settings.ccxt_options,
-        urls=settings.ccxt_urls_by_exchange.get(exchange, settings.ccxt_urls),
-        budget=budget,
-    )
+    urls = settings.ccxt_urls_by_exchange.get(exchange, settings.ccxt_urls)
+    if exchange == EXCHANGE_ID and exchange not in ccxt.async_support.exchanges:
+        pace = settings.ccxt_options.get("enableRateLimit") is not False
+        return BitmexMarket(urls=urls, pace=pace, budget=budget)
+    return CcxtMarket(exchange_id=exchange, options=settings.ccxt_options, urls=urls, budget=budget)
 
 
 async def open_storage(url: str) -> Storage:

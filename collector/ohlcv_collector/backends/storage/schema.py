@@ -84,17 +84,26 @@ def _allowed(column: str, values: type[SeriesKind] | type[Side]) -> str:
     return f"{column} IN ({', '.join(repr(value.value) for value in values)})"
 
 
-def _tables(dialect: Dialect) -> list[str]:
-    """Version 1: candles, trades and the coverage that says which ranges are complete."""
+def _bar_bounds_open(dialect: Dialect) -> str:
+    """Version 1's rule: high and low bound open and close."""
     n = dialect.number.format
-    bar_is_consistent = (
+    return (
         f"{n('high')} >= {n('low')} AND {n('high')} >= {n('open')} AND {n('high')} >= {n('close')}"
         f" AND {n('low')} <= {n('open')} AND {n('low')} <= {n('close')}"
     )
-    # Trades are keyed (exchange, symbol, ts, trade_id): the same uniqueness as
-    # (exchange, symbol, trade_id, ts), in the order that also serves time-range reads.
-    return [
-        f"""CREATE TABLE IF NOT EXISTS {CANDLES} (
+
+
+def _bar_bounds_close(dialect: Dialect) -> str:
+    """Version 2's rule: high and low bound the close; the open may lie outside, as BitMEX
+    opens a bin at the previous bin's close (see core.validation)."""
+    n = dialect.number.format
+    return (
+        f"{n('high')} >= {n('low')} AND {n('high')} >= {n('close')} AND {n('low')} <= {n('close')}"
+    )
+
+
+def _candles(dialect: Dialect, *, table: str, bar_is_consistent: str) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {table} (
             exchange text NOT NULL CHECK (exchange <> ''),
             symbol text NOT NULL CHECK (symbol <> ''),
             timeframe text NOT NULL CHECK (timeframe <> ''),
@@ -107,7 +116,15 @@ def _tables(dialect: Dialect) -> list[str]:
             trades integer CHECK (trades >= 0),
             CHECK ({bar_is_consistent}),
             PRIMARY KEY (exchange, symbol, timeframe, ts)
-        ){dialect.table_options}""",
+        ){dialect.table_options}"""
+
+
+def _tables(dialect: Dialect) -> list[str]:
+    """Version 1: candles, trades and the coverage that says which ranges are complete."""
+    # Trades are keyed (exchange, symbol, ts, trade_id): the same uniqueness as
+    # (exchange, symbol, trade_id, ts), in the order that also serves time-range reads.
+    return [
+        _candles(dialect, table=CANDLES, bar_is_consistent=_bar_bounds_open(dialect)),
         f"""CREATE TABLE IF NOT EXISTS {TRADES} (
             exchange text NOT NULL CHECK (exchange <> ''),
             symbol text NOT NULL CHECK (symbol <> ''),
@@ -140,7 +157,30 @@ class Migration:
     statements: Callable[[Dialect], list[str]]
 
 
-MIGRATIONS = (Migration(version=1, description="candles, trades, coverage", statements=_tables),)
+def _open_outside_the_range(dialect: Dialect) -> list[str]:
+    """Version 2: a bar's open may lie outside its high and low (BitMEX). PostgreSQL swaps
+    the CHECK (hypertables allow it); SQLite cannot alter one, so the table is rebuilt."""
+    if dialect.name == POSTGRES.name:
+        return [
+            f"ALTER TABLE {CANDLES} DROP CONSTRAINT IF EXISTS {CANDLES}_check",
+            f"ALTER TABLE {CANDLES} ADD CONSTRAINT {CANDLES}_check"
+            f" CHECK ({_bar_bounds_close(dialect)})",
+        ]
+    rebuilt = f"{CANDLES}_v2"
+    return [
+        _candles(dialect, table=rebuilt, bar_is_consistent=_bar_bounds_close(dialect)),
+        f"INSERT INTO {rebuilt} SELECT * FROM {CANDLES}",  # noqa: S608 (constants only)
+        f"DROP TABLE {CANDLES}",
+        f"ALTER TABLE {rebuilt} RENAME TO {CANDLES}",
+    ]
+
+
+MIGRATIONS = (
+    Migration(version=1, description="candles, trades, coverage", statements=_tables),
+    Migration(
+        version=2, description="open outside high and low", statements=_open_outside_the_range
+    ),
+)
 LATEST_VERSION = MIGRATIONS[-1].version
 
 CREATE_VERSIONS = (

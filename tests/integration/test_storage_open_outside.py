@@ -1,0 +1,85 @@
+"""Schema version 2: a bar's open may lie outside its high and low, as BitMEX opens each bin at
+the previous bin's close. A database written by version 1 is migrated in place on both
+backends, keeps its rows, and then stores such bars, while inverted bars stay impossible."""
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from ohlcv_collector.backends.storage import schema
+from ohlcv_collector.models import TimeRange
+from ohlcv_collector.ports import WriteBatch, WriteResult
+from tests.integration.storage_backends import (
+    BACKENDS,
+    EXCHANGE,
+    SYMBOL,
+    T0,
+    Backend,
+    backend_for,
+    candle,
+)
+
+EVERYTHING = TimeRange(0, 4_102_444_800_000)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    return backend_for(request, tmp_path)
+
+
+async def write_version_1(backend: Backend) -> None:
+    """The tables as version 1 created them, holding one candle (the first of `candle`)."""
+    dialect = schema.POSTGRES if backend.name == "postgres" else schema.SQLITE
+    statements = [
+        schema.CREATE_VERSIONS,
+        *schema.MIGRATIONS[0].statements(dialect),
+        f"INSERT INTO {schema.VERSIONS} VALUES (1, 'candles, trades, coverage')",  # noqa: S608
+        f"INSERT INTO {schema.CANDLES} VALUES ('{EXCHANGE}', '{SYMBOL}', '1m',"  # noqa: S608
+        f" {dialect.instant_from_ms.format(T0)}, '61828.00', '61900.5', '61800.01', '61850',"
+        " '0.26833389999999996', 0)",
+    ]
+    if backend.name == "postgres":
+        connection = await asyncpg.connect(backend.url)
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+        return
+    database = sqlite3.connect(backend.url.removeprefix("sqlite://"))
+    try:
+        for statement in statements:
+            database.execute(statement)
+        database.commit()
+    finally:
+        database.close()
+
+
+async def test_version_1_database_migrates_and_stores_an_open_outside_the_range(
+    backend: Backend,
+) -> None:
+    await write_version_1(backend)
+    storage = await backend.open()
+    try:
+        await storage.migrate()
+        assert await backend.fetch(f"SELECT version FROM {schema.VERSIONS}") == [(1,), (2,)]  # noqa: S608
+        assert await storage.candles(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING) == [
+            candle(0)
+        ]
+        # Recorded XBTUSD bin of 2020-04-11: open 6930 (the previous close), high 6929.5.
+        bitmex_bin = candle(
+            1, open=Decimal(6930), high=Decimal("6929.5"), low=Decimal("6928.5"),
+            close=Decimal("6928.5"),
+        )  # fmt: skip
+        assert await storage.write(WriteBatch(candles=[bitmex_bin])) == WriteResult(1, 0)
+        stored = await storage.candles(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING)
+        assert stored == [candle(0), bitmex_bin]
+        with pytest.raises(backend.integrity_error):  # a close above the high stays impossible
+            await storage.write(WriteBatch(candles=[candle(2, close=Decimal(70000))]))
+        await storage.migrate()  # nothing left to do
+        assert await backend.count(schema.CANDLES) == 2
+    finally:
+        await storage.close()
