@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ohlcv_collector.backends.ccxt.client import build_exchange
-
-MINUTE_MS = 60_000
+from ohlcv_collector.models import MINUTE_MS
 
 
 class Count:

@@ -16,6 +16,11 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Defaults the operator shares (ohlcv_operator.settings): the collectors and the operator
+# must read the same user's targets and judge heartbeats stale after the same time.
+DEFAULT_USER_MAIL = "admin@fullon"
+DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 60.0
+
 
 def problems(error: ValidationError) -> str:
     """What is wrong with the environment, one clause per problem, without the input values:
@@ -136,7 +141,7 @@ class CollectorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OHLCV_", extra="ignore")
 
     user_mail: str = Field(
-        default="admin@fullon",
+        default=DEFAULT_USER_MAIL,
         validation_alias="ADMIN_MAIL",
         description="the fullon user whose exchanges and symbols are collected",
     )
@@ -173,11 +178,11 @@ class CollectorSettings(BaseSettings):
         default=10.0, gt=0, le=15, description="how often health records are rewritten"
     )
     heartbeat_timeout_seconds: float = Field(
-        default=60.0,
+        default=DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
         gt=0,
         description="longest time a symbol of a silent (crashed) replica stays without owner;"
         " the operator judges records stale after its own OHLCV_HEARTBEAT_TIMEOUT_SECONDS"
-        " (ohlcv_operator.settings), which must be the same",
+        " (ohlcv_operator.settings, same default), which must be the same",
     )
 
     @model_validator(mode="after")

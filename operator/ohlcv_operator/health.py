@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ohlcv_collector.core.health_records import ProcessStatus
+
 # How many unhealthy symbols `.status.health.unhealthy` lists (the CRD's maxItems and the
 # README say the same number; a unit test holds the three together).
 UNHEALTHY_LISTED = 20
@@ -59,7 +61,7 @@ def judge(report: SymbolReport | None, *, symbol: str, stale_lag_seconds: int) -
         return SymbolVerdict(symbol, Verdict.STALE, "no live collector reports this symbol")
     if report.stale:
         return SymbolVerdict(symbol, Verdict.STALE, f"heartbeat stale: {report.message}")
-    if report.status == "error":
+    if report.status == ProcessStatus.ERROR:
         return SymbolVerdict(symbol, Verdict.ERROR, report.message)
     lag = report.lag_seconds
     if not report.backfilling and lag is not None and lag > stale_lag_seconds:

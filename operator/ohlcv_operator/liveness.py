@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger("ohlcv_operator.liveness")
 
 # Three missed liveness probes (20 s apart) after this much silence restart the Pod; the
-# checks below run every CHECK_SECONDS, so one slow answer is never a restart.
+# checks below run every CHECK_SECONDS, so one slow answer is never a restart. The default
+# of settings.liveness_seconds (OHLCV_LIVENESS_SECONDS), the limit the operator applies.
 SILENCE_LIMIT_SECONDS = 120.0
 CHECK_SECONDS = 20.0
 

@@ -13,6 +13,9 @@ from typing import Any
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ohlcv_collector.settings import DEFAULT_HEARTBEAT_TIMEOUT_SECONDS, DEFAULT_USER_MAIL
+from ohlcv_operator.liveness import SILENCE_LIMIT_SECONDS
+
 
 class DiscoveryMode(StrEnum):
     """Whether the operator creates a resource for each exchange that has targets."""
@@ -46,13 +49,13 @@ class OperatorSettings(BaseSettings):
     watch_namespaces: list[str] = Field(
         default_factory=list, description="with scope namespaces: the namespaces watched too"
     )
-    user_mail: str = Field(default="admin@fullon", validation_alias="ADMIN_MAIL")
+    user_mail: str = Field(default=DEFAULT_USER_MAIL, validation_alias="ADMIN_MAIL")
     discovery_mode: DiscoveryMode = DiscoveryMode.CREATE
     discovery_interval_seconds: float = Field(default=60.0, gt=0)
     prune: bool = False
     resync_seconds: float = Field(default=30.0, gt=0, description="periodic reconcile interval")
     liveness_seconds: float = Field(
-        default=120.0,
+        default=SILENCE_LIMIT_SECONDS,
         gt=0,
         description="/healthz fails after this long without an answer from the API server",
     )
@@ -123,7 +126,7 @@ class OperatorSettings(BaseSettings):
         description="this operator's pod, named in the Events it records",
     )
     heartbeat_timeout_seconds: float = Field(
-        default=60.0,
+        default=DEFAULT_HEARTBEAT_TIMEOUT_SECONDS,
         gt=0,
         description="a collector record whose heartbeat is older is stale (the collectors'"
         " OHLCV_HEARTBEAT_TIMEOUT_SECONDS)",

@@ -42,13 +42,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ohlcv_collector.core.coverage import holes, merge
-from ohlcv_collector.models import MINUTE_MS, TimeRange, floor_minute
+from ohlcv_collector.models import DAY_MS, MINUTE_MS, TimeRange, floor_minute
 from tests.harness.tools import VENV_BIN, free_port
 from tests.harness.waiting import wait_until
 from tests.replay_exchange.fixtures import ReplayProcess, start_replay_process
 
 SCRIPT = VENV_BIN / "ohlcv-collector"
-DAY_MS = 86_400_000
 CONFIG_PREFIXES = ("DB_", "CACHE_", "REDIS_", "OHLCV_", "ADMIN_MAIL", "DATABASE_URL")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 Labels = frozenset[tuple[str, str]]
