@@ -5,7 +5,6 @@ environment and flags a user would set, against a real SQLite file or PostgreSQL
 """
 
 import json
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 import redis
 
-from tests.harness.tools import VENV_BIN, free_port
+from tests.harness.tools import free_port
+from tests.integration.collector_harness import SCRIPT, clean_environment
 
-SCRIPT = VENV_BIN / "ohlcv-collector"
-CONFIG_PREFIXES = ("DB_", "CACHE_", "REDIS_", "OHLCV_", "ADMIN_MAIL", "DATABASE_URL")
 NO_CACHE_NOTE = (
     "ohlcv-collector: note: CACHE_HOST is not set, so no fullon_orm cache was cleared;"
     " a fullon_orm process with a Redis cache may see the old targets for up to 24 h\n"
@@ -50,11 +48,6 @@ class Cli:
             check=False,
         )
         return Result(code=done.returncode, out=done.stdout, err=done.stderr)
-
-
-def clean_environment() -> dict[str, str]:
-    """The test process's environment without any collector or fullon configuration."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
 
 
 def sqlite_cli(directory: Path) -> Cli:

@@ -15,9 +15,8 @@ import aiohttp
 
 from tests.replay_exchange import ground_truth
 from tests.replay_exchange.fixtures import MakeClient, StartServer
+from tests.replay_exchange.models import MINUTE_MS as MINUTE
 from tests.replay_exchange.server import ReplayServer
-
-MINUTE = 60_000
 
 
 def truth(server: ReplayServer, kind: str, symbol: str) -> list[Any]:

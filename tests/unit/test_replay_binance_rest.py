@@ -12,9 +12,9 @@ import pytest
 from tests.replay_exchange.binance import rest as binance_rest
 from tests.replay_exchange.exchange import ReplayConfig, ReplayExchange
 from tests.replay_exchange.markets import Moment
+from tests.replay_exchange.models import MINUTE_MS as MINUTE
 
 START_NS = 1_795_297_269_519_000_000  # wall start; the exchange clock starts here too
-MINUTE = 60_000
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from decimal import Decimal
 from tests.replay_exchange.datasets import shared_data_dir
 from tests.replay_exchange.loading import load_file
 from tests.replay_exchange.markets import Market, assemble_market
+from tests.replay_exchange.models import MINUTE_MS as MINUTE
 from tests.replay_exchange.models import NS_PER_MS, Candle, RecordedSeries, SourceKind, Trade
 
 DATA = shared_data_dir()
-MINUTE = 60_000
 
 
 def kraken_btc_usdt() -> Market:
