@@ -29,6 +29,7 @@ from ohlcv_collector.core.health_records import (
     symbol_component,
     symbol_params,
 )
+from ohlcv_collector.settings import DEFAULT_USER_MAIL
 from tests.harness import waiting
 from tests.harness.controlplane import ControlPlane
 from tests.harness.tools import REPO_ROOT, VENV_BIN, free_port
@@ -137,7 +138,7 @@ def add_target(dsn: str, *, exchange: str, symbol: str) -> None:
     """Add a target the way `ohlcv-collector targets add` does."""
 
     async def add() -> None:
-        editor = SqlTargetEditor(dsn, user_mail="admin@fullon")
+        editor = SqlTargetEditor(dsn, user_mail=DEFAULT_USER_MAIL)  # the operator's user
         try:
             await editor.init_schema()
             await editor.add(exchange=exchange, symbol=symbol)
@@ -151,7 +152,7 @@ def remove_target(dsn: str, *, exchange: str, symbol: str) -> None:
     """Remove a target the way `ohlcv-collector targets remove` does."""
 
     async def remove() -> None:
-        editor = SqlTargetEditor(dsn, user_mail="admin@fullon")
+        editor = SqlTargetEditor(dsn, user_mail=DEFAULT_USER_MAIL)
         try:
             await editor.remove(exchange=exchange, symbol=symbol)
         finally:
