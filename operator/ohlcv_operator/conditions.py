@@ -6,9 +6,21 @@ alone does not move it.
 """
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 TRUE, FALSE, UNKNOWN = "True", "False", "Unknown"
+
+
+class ConditionType(StrEnum):
+    """The conditions of an OhlcvCollector's status, named once: Ready, Reconciling and
+    Stalled as kstatus reads them, and two that say what Ready waits for."""
+
+    READY = "Ready"
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+    TARGETS_FOUND = "TargetsFound"
+    COLLECTORS_HEALTHY = "CollectorsHealthy"
 
 
 @dataclass(frozen=True, slots=True)

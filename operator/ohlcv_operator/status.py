@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 from ohlcv_collector.core.formatting import format_lag
-from ohlcv_operator.conditions import FALSE, TRUE, UNKNOWN, Condition, find, settle
+from ohlcv_operator.conditions import FALSE, TRUE, UNKNOWN, Condition, ConditionType, find, settle
 from ohlcv_operator.health import HealthSnapshot, HealthSummary, Verdict, summarize
 from ohlcv_operator.pods import PodFailure
 from ohlcv_operator.spec import CollectorSpec, selector_string
@@ -56,35 +56,39 @@ def _conditions(seen: Observation, health: HealthSummary | None) -> list[Conditi
     problem = seen.spec_error or seen.deployment_error
     if problem:
         reason = "InvalidSpec" if seen.spec_error else "ApplyFailed"
-        stalled = Condition("Stalled", TRUE, reason, problem)
+        stalled = Condition(ConditionType.STALLED, TRUE, reason, problem)
     elif seen.pod_failures:
         failures = "; ".join(f.describe() for f in seen.pod_failures[:3])
-        stalled = Condition("Stalled", TRUE, seen.pod_failures[0].reason, failures)
+        stalled = Condition(ConditionType.STALLED, TRUE, seen.pod_failures[0].reason, failures)
     elif seen.deployment is not None and seen.deployment.stuck is not None:
-        stalled = Condition("Stalled", TRUE, "ProgressDeadlineExceeded", seen.deployment.stuck)
+        stalled = Condition(
+            ConditionType.STALLED, TRUE, "ProgressDeadlineExceeded", seen.deployment.stuck
+        )
     else:
-        stalled = Condition("Stalled", FALSE, "NoErrors", "")
+        stalled = Condition(ConditionType.STALLED, FALSE, "NoErrors", "")
     if seen.targets is None:
         targets = Condition(
-            "TargetsFound", UNKNOWN, "DatabaseUnavailable", seen.targets_error or ""
+            ConditionType.TARGETS_FOUND, UNKNOWN, "DatabaseUnavailable", seen.targets_error or ""
         )
     elif not seen.targets:
         narrowed = " matching spec.symbols" if seen.spec and seen.spec.symbols else ""
         exchange = seen.spec.exchange if seen.spec else "?"
         targets = Condition(
-            "TargetsFound",
+            ConditionType.TARGETS_FOUND,
             FALSE,
             "NoTargets",
             f"no active symbols of {exchange}{narrowed} in the database",
         )
     else:
-        targets = Condition("TargetsFound", TRUE, "TargetsFound", f"{len(seen.targets)} symbols")
+        targets = Condition(
+            ConditionType.TARGETS_FOUND, TRUE, "TargetsFound", f"{len(seen.targets)} symbols"
+        )
     deployment = seen.deployment
     if problem:
-        reconciling = Condition("Reconciling", FALSE, "Stalled", problem)
+        reconciling = Condition(ConditionType.RECONCILING, FALSE, "Stalled", problem)
     elif deployment is None:
         reconciling = Condition(
-            "Reconciling", TRUE, "Creating", "creating the collector Deployment"
+            ConditionType.RECONCILING, TRUE, "Creating", "creating the collector Deployment"
         )
     elif (
         not deployment.observed_current
@@ -92,35 +96,42 @@ def _conditions(seen: Observation, health: HealthSummary | None) -> list[Conditi
         or (deployment.ready < deployment.desired)
     ):
         reconciling = Condition(
-            "Reconciling",
+            ConditionType.RECONCILING,
             TRUE,
             "Progressing",
             f"{deployment.ready}/{deployment.desired} collectors ready",
         )
     else:
-        reconciling = Condition("Reconciling", FALSE, "Reconciled", "")
+        reconciling = Condition(ConditionType.RECONCILING, FALSE, "Reconciled", "")
     if paused:
-        healthy = Condition("CollectorsHealthy", UNKNOWN, "Paused", "collection is paused")
+        healthy = Condition(
+            ConditionType.COLLECTORS_HEALTHY, UNKNOWN, "Paused", "collection is paused"
+        )
     elif health is None:
         healthy = Condition(
-            "CollectorsHealthy",
+            ConditionType.COLLECTORS_HEALTHY,
             UNKNOWN,
             "HealthUnavailable",
             seen.health_error or "no health records yet",
         )
     elif not health.verdicts:
-        healthy = Condition("CollectorsHealthy", UNKNOWN, "NoTargets", "no symbols to collect")
+        healthy = Condition(
+            ConditionType.COLLECTORS_HEALTHY, UNKNOWN, "NoTargets", "no symbols to collect"
+        )
     else:
         bad = [v for v in health.verdicts if v.verdict is not Verdict.HEALTHY]
         total = len(health.verdicts)
         if not bad:
             healthy = Condition(
-                "CollectorsHealthy", TRUE, "AllSymbolsHealthy", f"{total}/{total} symbols healthy"
+                ConditionType.COLLECTORS_HEALTHY,
+                TRUE,
+                "AllSymbolsHealthy",
+                f"{total}/{total} symbols healthy",
             )
         else:
             listed = "; ".join(f"{v.symbol}: {v.message}" for v in bad[:3])
             healthy = Condition(
-                "CollectorsHealthy",
+                ConditionType.COLLECTORS_HEALTHY,
                 FALSE,
                 "SymbolsUnhealthy",
                 f"{len(bad)} of {total} symbols unhealthy: {listed}",
@@ -129,11 +140,11 @@ def _conditions(seen: Observation, health: HealthSummary | None) -> list[Conditi
     blocking += [c for c in (targets,) if c.status != TRUE]
     blocking += [c for c in (healthy,) if c.status != TRUE and not paused]
     if blocking:
-        ready = Condition("Ready", FALSE, blocking[0].reason, blocking[0].message)
+        ready = Condition(ConditionType.READY, FALSE, blocking[0].reason, blocking[0].message)
     elif paused:
-        ready = Condition("Ready", TRUE, "Paused", "collection is paused")
+        ready = Condition(ConditionType.READY, TRUE, "Paused", "collection is paused")
     else:
-        ready = Condition("Ready", TRUE, "Collecting", healthy.message)
+        ready = Condition(ConditionType.READY, TRUE, "Collecting", healthy.message)
     return [ready, reconciling, stalled, targets, healthy]
 
 
@@ -238,11 +249,13 @@ def transitions(
         events.append(
             ("Normal", "Scaled", f"collectors scaled from {old_desired} to {new_desired}")
         )
-    for kind in ("CollectorsHealthy", "Stalled", "TargetsFound"):
+    # The conditions whose flips become Events.
+    watched = (ConditionType.COLLECTORS_HEALTHY, ConditionType.STALLED, ConditionType.TARGETS_FOUND)
+    for kind in watched:
         old, new = find(before.get("conditions"), kind), find(after.get("conditions"), kind)
         if new is None or (old is not None and old.get("status") == new.get("status")):
             continue
-        warning = new["status"] == (TRUE if kind == "Stalled" else FALSE)
+        warning = new["status"] == (TRUE if kind is ConditionType.STALLED else FALSE)
         if old is None and not warning:
             continue  # a first status that is fine is not news
         message = new["message"] or f"{kind} is {new['status']}"
