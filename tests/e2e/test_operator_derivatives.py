@@ -1,6 +1,7 @@
-"""The operator with a derivatives exchange: Hyperliquid targets mixing a perpetual swap
-(ccxt `BTC/USDC:USDC`) and a spot pair (`BTC/USDC`) become an OhlcvCollector resource whose
-status and `kubectl get ohlcvcollectors` row count both symbols and their health.
+"""The operator with fullon's derivatives exchanges: Hyperliquid targets mixing a perpetual swap
+(ccxt `BTC/USDC:USDC`) and a spot pair (`BTC/USDC`), and BitMEX's inverse perpetual
+(`BTC/USD:BTC`, BitMEX's XBTUSD), become one OhlcvCollector resource per exchange whose status
+and `kubectl get ohlcvcollectors` row count its symbols and their health.
 
 Real control plane, PostgreSQL and Redis; collector Pods never run here (no kubelet), so the
 health records are written the way collectors write them (operator_harness.write_health).
@@ -25,8 +26,11 @@ from tests.harness.controlplane import ControlPlane
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres, pytest.mark.redis]
 
-EXCHANGE = "hyperliquid"
-SYMBOLS = {"BTC/USDC:USDC": 3.0, "BTC/USDC": 5.0}  # symbol -> lag in seconds
+# exchange -> symbol -> lag in seconds; the row shows the largest lag
+TARGETS = {
+    "hyperliquid": {"BTC/USDC:USDC": 3.0, "BTC/USDC": 5.0},
+    "bitmex": {"BTC/USD:BTC": 4.0},
+}
 
 
 @pytest.fixture
@@ -47,41 +51,57 @@ def operator(
         yield process
 
 
-def test_swap_and_spot_targets_become_one_resource_with_their_health(
+def test_swap_and_spot_targets_become_one_resource_per_exchange_with_their_health(
     kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, operator: OperatorProcess
 ) -> None:
-    for symbol in SYMBOLS:
-        add_target(postgres_dsn, exchange=EXCHANGE, symbol=symbol)
-    wait_until(
-        lambda: get(kube, "deployment", f"{EXCHANGE}-collector", namespace) is not None,
-        what="discovery created the resource and its Deployment",
-        operator=operator,
-    )
-    deployment = get(kube, "deployment", f"{EXCHANGE}-collector", namespace)
-    assert deployment is not None
-    [container] = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["args"] == ["run", "--exchange", EXCHANGE]
-    write_health(
-        redis_url,
-        exchange=EXCHANGE,
-        symbols={symbol: ("streaming", "streaming", lag) for symbol, lag in SYMBOLS.items()},
-    )
+    for exchange, symbols in TARGETS.items():
+        for symbol in symbols:
+            add_target(postgres_dsn, exchange=exchange, symbol=symbol)
+    for exchange in TARGETS:
+        wait_until(
+            lambda exchange=exchange: (
+                get(kube, "deployment", f"{exchange}-collector", namespace) is not None
+            ),
+            what=f"discovery created the {exchange} resource and its Deployment",
+            operator=operator,
+        )
+        deployment = get(kube, "deployment", f"{exchange}-collector", namespace)
+        assert deployment is not None
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["args"] == ["run", "--exchange", exchange]
+    for exchange, symbols in TARGETS.items():
+        write_health(
+            redis_url,
+            exchange=exchange,
+            symbols={symbol: ("streaming", "streaming", lag) for symbol, lag in symbols.items()},
+        )
 
-    def health() -> dict[str, Any]:
-        found = get(kube, "ohlcv", EXCHANGE, namespace) or {}
+    def health(exchange: str) -> dict[str, Any]:
+        found = get(kube, "ohlcv", exchange, namespace) or {}
         return dict((found.get("status") or {}).get("health") or {})
 
-    wait_until(
-        lambda: health().get("symbolsHealthy") == 2, what="health in status", operator=operator
-    )
-    block = health()
-    assert (block["symbolsTotal"], block["symbolsError"], block["symbolsStale"]) == (2, 0, 0)
+    for exchange, symbols in TARGETS.items():
+        count = len(symbols)
+        wait_until(
+            lambda exchange=exchange, count=count: health(exchange).get("symbolsHealthy") == count,
+            what=f"{exchange} health in status",
+            operator=operator,
+        )
+        block = health(exchange)
+        assert (block["symbolsTotal"], block["symbolsError"], block["symbolsStale"]) == (
+            count,
+            0,
+            0,
+        )
     table = kube.kubectl("get", "ohlcvcollectors", "-n", namespace).stdout.splitlines()
-    row = dict(zip(table[0].split(), table[1].split(), strict=False))
-    assert (row["NAME"], row["EXCHANGE"], row["SYMBOLS"], row["HEALTHY"], row["LAG"]) == (
-        EXCHANGE,
-        EXCHANGE,
-        "2",
-        "2/2",
-        "5s",
-    )
+    rows = [dict(zip(table[0].split(), line.split(), strict=False)) for line in table[1:]]
+    shown = {row["NAME"]: row for row in rows}
+    assert set(shown) == set(TARGETS), table
+    for exchange, symbols in TARGETS.items():
+        row, count = shown[exchange], len(symbols)
+        assert (row["EXCHANGE"], row["SYMBOLS"], row["HEALTHY"], row["LAG"]) == (
+            exchange,
+            str(count),
+            f"{count}/{count}",
+            f"{max(symbols.values()):.0f}s",
+        ), table
