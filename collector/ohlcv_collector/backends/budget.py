@@ -16,6 +16,7 @@ for `retry_seconds`, so an outage costs neither collection nor latency.
 import asyncio
 import logging
 import time
+from typing import Protocol
 
 import redis.asyncio as aioredis
 
@@ -39,6 +40,18 @@ local next_tat = tat + tonumber(ARGV[1]) * interval
 redis.call('SET', KEYS[1], string.format('%.3f', next_tat), 'PX', math.ceil(next_tat - now) + 60000)
 return string.format('%.3f', wait)
 """
+
+
+class RequestBudget(Protocol):
+    """What a backend paces its REST requests by, besides its own local pacing.
+
+    Backends take this rather than `SharedBudget` so that neither depends on Redis being
+    configured; `SharedBudget` is the one implementation.
+    """
+
+    async def acquire(self, *, cost: float, rate: float, capacity: float) -> None:
+        """Wait until `cost` fits a bucket of `rate` units per second and burst `capacity`."""
+        ...
 
 
 class SharedBudget:

@@ -19,7 +19,7 @@ from ohlcv_collector.backends.bitmex.wire import (
     trade_of,
     unified_symbol,
 )
-from ohlcv_collector.backends.budget import SharedBudget
+from ohlcv_collector.backends.budget import RequestBudget
 from ohlcv_collector.models import MINUTE_MS, TIMEFRAME_1M, Candle, Trade
 from ohlcv_collector.ports import (
     ExchangeCapabilities,
@@ -49,7 +49,7 @@ class BitmexMarket:
     """The `MarketData` and `MarketStream` ports for BitMEX."""
 
     def __init__(
-        self, *, urls: Mapping[str, Any], pace: bool = True, budget: SharedBudget | None = None
+        self, *, urls: Mapping[str, Any], pace: bool = True, budget: RequestBudget | None = None
     ) -> None:
         self.exchange_id = EXCHANGE_ID
         self.capabilities = CAPABILITIES

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from ohlcv_collector.backends.bitmex.wire import error_message, retry_after_of
-from ohlcv_collector.backends.budget import SharedBudget
+from ohlcv_collector.backends.budget import RequestBudget
 from ohlcv_collector.ports import (
     ExchangeUnavailableError,
     MarketDataError,
@@ -43,7 +43,7 @@ def take_token(
 class BitmexRest:
     """GET requests to BitMEX's /api/v1, paced, with the body parsed exactly."""
 
-    def __init__(self, *, base_url: str, pace: bool, budget: SharedBudget | None) -> None:
+    def __init__(self, *, base_url: str, pace: bool, budget: RequestBudget | None) -> None:
         self._base = base_url.rstrip("/") + "/api/v1"
         self._pace = pace
         self._budget = budget

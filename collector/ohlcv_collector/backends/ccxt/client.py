@@ -6,12 +6,13 @@ every REST call of the exchange.
 """
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import ccxt
 import ccxt.async_support
 import ccxt.pro
 
+from ohlcv_collector.backends.budget import RequestBudget
 from ohlcv_collector.ports import (
     ExchangeCapabilities,
     ExchangeUnavailableError,
@@ -52,14 +53,6 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 class UnknownExchangeError(ValueError):
     """ccxt has no exchange of that id."""
-
-
-class RequestBudget(Protocol):
-    """A request budget shared with other processes (see `backends.budget`)."""
-
-    async def acquire(self, *, cost: float, rate: float, capacity: float) -> None:
-        """Wait until `cost` fits a bucket of `rate` units per second and burst `capacity`."""
-        ...
 
 
 def share_rate_limit(exchange: Any, budget: RequestBudget) -> None:

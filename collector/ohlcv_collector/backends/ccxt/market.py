@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import ccxt
 
+from ohlcv_collector.backends.budget import RequestBudget
 from ohlcv_collector.backends.ccxt.client import (
     TRADES_LIMIT,
-    RequestBudget,
     build_exchange,
     capabilities_of,
     translate,
