@@ -2,9 +2,9 @@
 
 It starts what a user's cluster and fullon installation would have (PostgreSQL with the
 fullon_orm tables, Redis, a Kubernetes control plane and a node running containerd), replay
-exchanges serving recorded Binance, Kraken and Hyperliquid data, and then does what a user does:
-targets in the database, the two Secrets, `helm install` with the image built from this
-tree. The operator Pod turns the targets into OhlcvCollector resources and collector
+exchanges serving recorded Binance, Kraken, Hyperliquid and BitMEX data, and then does what a
+user does: targets in the database, the two Secrets, `helm install` with the image built from
+this tree. The operator Pod turns the targets into OhlcvCollector resources and collector
 Deployments; their Pods fill PostgreSQL and report health to Redis.
 
 Every few seconds it shows `kubectl get ohlcvcollectors` and, per symbol, the rows stored
@@ -37,18 +37,21 @@ from tests.integration.collector_harness import Check, collection_window
 from tests.node.scene import Installation, installation
 
 NAMESPACE = "fullon"
-# Markets whose recordings outlast any demo at real time: three weeks of candles, and
-# Kraken's BTC/USDT trades over seven hours (Binance's trade capture lasts 11 minutes, too
-# short: its market would go quiet during a demo; the node tests collect it).
+# Markets whose recordings outlast any demo at real time: three weeks of candles, BitMEX's
+# 1,000 recorded bins (half of them ahead), and Kraken's BTC/USDT trades over seven hours
+# (Binance's and BitMEX's trade captures last minutes, too short: their markets would go quiet
+# during a demo; the node and integration tests collect them).
 TARGETS = {
     "binance": ("BTC/USD", "BTC/USDC"),
     "kraken": ("BTC/USDT", "BTC/USD"),
-    "hyperliquid": ("BTC/USDC:USDC",),  # a perpetual swap; BitMEX has no class in ccxt 4.5.90
+    "hyperliquid": ("BTC/USDC:USDC",),  # a perpetual swap
+    "bitmex": ("BTC/USD:BTC",),  # XBTUSD, inverse perpetual; the collector's built-in backend
 }
 REPLAY_ARGS = {
     "binance": ("--speed", "1"),
     "kraken": ("--speed", "1", "--history", "10h"),
     "hyperliquid": ("--speed", "1"),
+    "bitmex": ("--speed", "1"),
 }
 REFRESH_SECONDS = 5
 

@@ -1,6 +1,7 @@
 """`make demo DEMO_SECONDS=N`, as a user runs it unattended: a cluster of its own comes up,
-the chart collects Binance, Kraken and Hyperliquid into PostgreSQL, and the closing report says the
-stored rows equal the exchanges' ground truth; afterwards nothing of it is left running.
+the chart collects Binance, Kraken, Hyperliquid and BitMEX into PostgreSQL, and the closing
+report says the stored rows equal the exchanges' ground truth; afterwards nothing of it is left
+running.
 """
 
 import json
@@ -16,8 +17,9 @@ SYMBOLS = {
     "kraken BTC/USDT",
     "kraken BTC/USD",
     "hyperliquid BTC/USDC:USDC",
+    "bitmex BTC/USD:BTC",
 }
-EXCHANGES = {"binance": "2", "kraken": "2", "hyperliquid": "1"}  # name -> symbols
+EXCHANGES = {"binance": "2", "kraken": "2", "hyperliquid": "1", "bitmex": "1"}  # name -> symbols
 
 
 def test_make_demo_runs_the_operator_on_its_own_node_and_reports_complete_data() -> None:
