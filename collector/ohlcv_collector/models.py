@@ -24,10 +24,14 @@ class Side(StrEnum):
 
 
 class SeriesKind(StrEnum):
-    """The two series a collector keeps complete for each symbol."""
+    """The two series a collector keeps complete for each symbol, and the candle ranges it
+    cannot: older than the exchange's candle history with no trade history to build them
+    from. Those are kept beside the coverage, so that `ohlcv-collector status`, a restarted
+    collector and the health records all know them as not collectable, never as holes."""
 
     CANDLES = "candles"
     TRADES = "trades"
+    UNCOLLECTABLE_CANDLES = "candles-uncollectable"
 
 
 @dataclass(frozen=True, slots=True)

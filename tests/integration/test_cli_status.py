@@ -69,6 +69,7 @@ def test_status_shows_newest_candle_lag_backfill_and_holes_per_symbol(
         # The clock may have crossed a minute since the collector stopped: one minute at most.
         assert row["backfill_progress"] >= 1 - 2 / 1440
         assert row["holes"] <= 1
+        assert row["not_collectable_seconds"] == 0
     for key in (("binance", "ETH/USDT"), ("kraken", "BTC/USD")):
         row = by_symbol[key]
         assert row["newest_candle"] is None
@@ -77,15 +78,18 @@ def test_status_shows_newest_candle_lag_backfill_and_holes_per_symbol(
         assert row["holes"] == 1
 
     table = must(ohlcv("status", "--exchange", "binance", *url)).out.splitlines()
-    assert table[0].split() == ["EXCHANGE", "SYMBOL", "NEWEST-CANDLE", "LAG", "BACKFILL", "HOLES"]
+    assert table[0].split() == [
+        "EXCHANGE", "SYMBOL", "NEWEST-CANDLE", "LAG", "BACKFILL", "HOLES", "NOT-COLLECTABLE",
+    ]  # fmt: skip
     cells = {line.split()[1]: line.split() for line in table[1:]}
     assert sorted(cells) == ["BTC/USD", "BTC/USDC", "ETH/USDT"]
-    assert cells["ETH/USDT"][2:] == ["-", "-", "0.0%", "1"]
+    assert cells["ETH/USDT"][2:] == ["-", "-", "0.0%", "1", "-"]
     for symbol in COLLECTED:
-        _, _, newest_cell, lag, backfill, _ = cells[symbol]
+        _, _, newest_cell, lag, backfill, _, not_collectable = cells[symbol]
         assert newest_cell == by_symbol[("binance", symbol)]["newest_candle"]
         assert lag.endswith(("s", "m"))
         assert backfill in ("100.0%", "99.9%")
+        assert not_collectable == "-"  # Binance serves its whole history
 
 
 def test_status_without_storage_tables_is_one_line(tmp_path: Path) -> None:

@@ -61,12 +61,13 @@ def test_status_reports_the_candles_the_fullon_backends_store(
         "BTC/USD": {
             "exchange": "binance", "symbol": "BTC/USD", "backtest_days": 1,
             "newest_candle": None, "newest_candle_ms": None, "lag_seconds": None,
-            "backfill_progress": 0.0, "holes": 1,
+            "backfill_progress": 0.0, "holes": 1, "not_collectable_seconds": 0.0,
         },
         "BTC/USDT": {
             "exchange": "binance", "symbol": "BTC/USDT", "backtest_days": 1,
             "newest_candle": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest / 1000)),
             "newest_candle_ms": newest, "lag_seconds": 0.0,
             "backfill_progress": round(stored_in_window / 86_400_000, 6), "holes": 1,
+            "not_collectable_seconds": 0.0,
         },
     }  # fmt: skip

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from ohlcv_collector.backends.health import RedisHealth
+from ohlcv_collector.models import MINUTE_MS
 from tests.harness.waiting import wait_until
 from tests.integration.collector_harness import (
     Database,
@@ -65,15 +66,19 @@ async def health_record(redis_url: str) -> dict[str, object]:
     return dict(params)
 
 
-@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-def test_status_metrics_and_health_agree_on_the_exchanges_clock(
-    database: Database, tmp_path: Path, redis_url: str
-) -> None:
+Sample = tuple[dict[str, object], dict[str, float | None], dict[str, object]]
+
+
+def collect_and_sample(
+    database: Database, tmp_path: Path, redis_url: str, *, days: int
+) -> list[Sample]:
+    """Collect `days` of Hyperliquid (recorded as far back) at 20x until the backfill is
+    stored, then sample `status`, /metrics and the health record eight times each."""
     init_db(database)
-    add_target(database, EXCHANGE, SYMBOL, days=1)
+    add_target(database, EXCHANGE, SYMBOL, days=days)
     redis = urlsplit(redis_url)
     with Lab(tmp_path) as lab:
-        replay = lab.replay(EXCHANGE, "--speed", "20")
+        replay = lab.replay(EXCHANGE, "--speed", "20", "--history", f"{days}d")
         collector = lab.collector(
             database,
             replay,
@@ -88,18 +93,52 @@ def test_status_metrics_and_health_agree_on_the_exchanges_clock(
             lambda: status_of(database)["backfill_progress"] == 1,
             timeout=30, describe="the backfill stored", details=collector.output,
         )  # fmt: skip
-        samples = []
+        samples: list[Sample] = []
         for _ in range(8):
             status = status_of(database)
-            metric = collector.metric(
-                "ohlcv_collector_lag_seconds", exchange=EXCHANGE, symbol=SYMBOL
-            )
+            metrics = {
+                name: collector.metric(name, exchange=EXCHANGE, symbol=SYMBOL)
+                for name in (
+                    "ohlcv_collector_lag_seconds",
+                    "ohlcv_collector_backfill_progress_ratio",
+                )
+            }
             record = asyncio.run(health_record(redis_url))
-            samples.append((status, metric, record))
+            samples.append((status, metrics, record))
         assert collector.stop() == 0, collector.output()
-    for status, metric, record in samples:
+    return samples
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_status_metrics_and_health_agree_on_the_exchanges_clock(
+    database: Database, tmp_path: Path, redis_url: str
+) -> None:
+    samples = collect_and_sample(database, tmp_path, redis_url, days=1)
+    lags = [metrics["ohlcv_collector_lag_seconds"] for _, metrics, _ in samples]
+    for (status, _, record), metric in zip(samples, lags, strict=True):
         assert status["holes"] == record["holes"] == 0, (status, record)
         assert None not in (status["lag_seconds"], metric, record["lag_seconds"]), samples
     # On the local clock every lag would be 0: the newest bar lies in its future.
     assert any(float(str(record["lag_seconds"])) > 0 for _, _, record in samples), samples
-    assert any(float(str(metric)) > 0 for _, metric, _ in samples), samples
+    assert any(float(str(metric)) > 0 for metric in lags), samples
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_status_metrics_and_health_agree_on_a_range_hyperliquid_cannot_serve(
+    database: Database, tmp_path: Path, redis_url: str
+) -> None:
+    """Five days asked and recorded, but Hyperliquid serves only its newest 5000 candles
+    and no trade history: the older 1.5 days are not collectable. `status` shows them so,
+    not as a hole, and agrees with the health record and /metrics on holes and progress."""
+    samples = collect_and_sample(database, tmp_path, redis_url, days=5)
+    # The window's days beyond the 5000 served minutes, as found by the backfill; the window
+    # start moves on (20 exchange minutes a wall minute) into minutes since collected.
+    beyond = 5 * 86400 - 5000 * MINUTE_MS / 1000
+    for status, metrics, record in samples:
+        assert status["holes"] == record["holes"] == 0, (status, record)
+        progress = metrics["ohlcv_collector_backfill_progress_ratio"]
+        assert status["backfill_progress"] == record["backfill_progress"] == progress == 1, (
+            status, metrics, record,
+        )  # fmt: skip
+        not_collectable = float(str(status["not_collectable_seconds"]))
+        assert beyond - 3600 <= not_collectable <= beyond + 60, status

@@ -53,7 +53,7 @@ async def test_migrating_again_keeps_data_and_version(backend: Backend, storage:
     await storage.write(WriteBatch(trades=[trade(1)]))
     await storage.migrate()
     await storage.migrate()
-    assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,), (2,)]
+    assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,), (2,), (3,)]
     assert await storage.trades(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING) == [trade(1)]
 
 
@@ -61,7 +61,7 @@ async def test_concurrent_migrations_from_two_processes_apply_once(backend: Back
     first, second = await backend.open(), await backend.open()
     try:
         await asyncio.gather(first.migrate(), second.migrate())
-        assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,), (2,)]
+        assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,), (2,), (3,)]
         assert await second.write(WriteBatch(trades=[trade(1)])) == WriteResult(0, 1)
         assert await first.trades(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING) == [trade(1)]
     finally:

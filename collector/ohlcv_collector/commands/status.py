@@ -2,8 +2,11 @@
 
 For every target symbol (of one exchange, or of all): the newest stored candle, how far
 it trails the clock, the share of the backfill window that is stored completely, and the
-number of holes left in it. Everything comes from the targets and the storage's coverage,
-so it works whether or not a collector is running, and agrees with what they store.
+number of holes left in it. A range the exchange cannot serve (older than its candle
+history, with no trade history to build it from) is shown as not collectable, not as
+holes, as the collector's health records and /metrics count it (the collector keeps it
+beside the coverage). Everything comes from the targets and the storage's coverage, so
+it works whether or not a collector is running, and agrees with what they store.
 """
 
 import argparse
@@ -22,7 +25,12 @@ from ohlcv_collector.commands.common import (
     user_mail,
 )
 from ohlcv_collector.commands.db import STORAGE_ERRORS
-from ohlcv_collector.core.coverage import collection_window, exchange_clock, holes
+from ohlcv_collector.core.coverage import (
+    collection_window,
+    covered_duration,
+    exchange_clock,
+    holes,
+)
 from ohlcv_collector.core.formatting import format_lag, format_utc_ms
 from ohlcv_collector.core.progress import progress_of
 from ohlcv_collector.models import DAY_MS, MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
@@ -30,7 +38,7 @@ from ohlcv_collector.ports import Storage
 from ohlcv_collector.runtime import assembly
 from ohlcv_collector.settings import DatabaseSettings
 
-COLUMNS = ("EXCHANGE", "SYMBOL", "NEWEST-CANDLE", "LAG", "BACKFILL", "HOLES")
+COLUMNS = ("EXCHANGE", "SYMBOL", "NEWEST-CANDLE", "LAG", "BACKFILL", "HOLES", "NOT-COLLECTABLE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +53,7 @@ class SymbolReport:
     lag_seconds: float | None
     backfill_progress: float
     holes: int
+    not_collectable_seconds: float  # of the backfill window: older than the exchange serves
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -95,6 +104,10 @@ async def report(storage: Storage, target: Target, *, now: int) -> SymbolReport:
     now = exchange_clock(clock=now, covered=covered)
     end = floor_minute(now) - MINUTE_MS  # the newest closed minute is the stream's
     window = collection_window(end=end, days=target.backtest_days)
+    uncollectable = await storage.coverage(
+        exchange=target.exchange, symbol=target.symbol, kind=SeriesKind.UNCOLLECTABLE_CANDLES
+    )
+    settled = [*covered, *uncollectable]  # as the collector counts: nothing left to do
     newest = None
     if covered:  # stored candles lie inside the coverage; minutes without trades have none
         recent = TimeRange(max(covered[0].start, covered[-1].end - DAY_MS), covered[-1].end)
@@ -109,8 +122,9 @@ async def report(storage: Storage, target: Target, *, now: int) -> SymbolReport:
         newest_candle=None if newest is None else format_utc_ms(newest),
         newest_candle_ms=newest,
         lag_seconds=None if newest is None else max(0, now - newest - MINUTE_MS) / 1000,
-        backfill_progress=round(progress_of(window=window, covered=covered), 6),
-        holes=len(holes(window=window, covered=covered)),
+        backfill_progress=round(progress_of(window=window, covered=settled), 6),
+        holes=len(holes(window=window, covered=settled)),
+        not_collectable_seconds=covered_duration(window=window, covered=uncollectable) / 1000,
     )
 
 
@@ -124,6 +138,7 @@ def table(reports: list[SymbolReport]) -> str:
             format_lag(r.lag_seconds),
             f"{r.backfill_progress:.1%}",
             str(r.holes),
+            format_lag(r.not_collectable_seconds or None),
         )
         for r in reports
     ]

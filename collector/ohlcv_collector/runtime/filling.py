@@ -14,10 +14,10 @@ from functools import partial
 from typing import TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
-from ohlcv_collector.core.coverage import merge, whole_minutes
+from ohlcv_collector.core.coverage import whole_minutes
 from ohlcv_collector.core.paging import CandlePager, TradePager
 from ohlcv_collector.core.retry import EXCHANGE_REQUEST, RATE_LIMITED, is_our_bug
-from ohlcv_collector.models import TimeRange
+from ohlcv_collector.models import SeriesKind, TimeRange
 from ohlcv_collector.observability import metrics
 from ohlcv_collector.ports import (
     MarketData,
@@ -48,10 +48,13 @@ class HoleFiller:
         self._on_progress = on_progress
         self._symbol = sink.status.symbol
         self._labels = {"exchange": sink.status.exchange, "symbol": self._symbol}
-        # Candle ranges the exchange cannot serve at all (older than its candle history, and
-        # no trade history to build them from): not collectable, so neither holes to repair
-        # again and again nor covered as empty.
-        self.uncollectable: list[TimeRange] = []
+
+    @property
+    def uncollectable(self) -> list[TimeRange]:
+        """Candle ranges the exchange cannot serve at all (older than its candle history, and
+        no trade history to build them from): not collectable, so neither holes to repair
+        again and again nor covered as empty. Kept in storage, as `status` reads them."""
+        return self._sink.coverage.get(SeriesKind.UNCOLLECTABLE_CANDLES, [])
 
     async def _request(self, call: Callable[[], Awaitable[Result]], *, what: str) -> Result:
         """Make a request until it succeeds; a symbol the exchange lacks, or a bug of
@@ -126,7 +129,7 @@ class HoleFiller:
                 "the exchange serves no candles before %d and no trade history: %d to %d is"
                 " not collectable", hole.end, hole.start, hole.end, extra=self._labels,
             )  # fmt: skip
-            self.uncollectable = merge([*self.uncollectable, hole])
+            await self._sink.not_collectable(hole)
 
     async def fill_trades(self, hole: TimeRange, *, build_candles: bool = False) -> None:
         """Fill a trade hole; with `build_candles`, also the candles of its whole minutes.

@@ -97,3 +97,12 @@ class SymbolSink:
             self.status.saw_trade(trade.time)
         metrics.CANDLES_STORED.labels(**self._labels).inc(len(good_candles))
         metrics.TRADES_STORED.labels(**self._labels).inc(len(good_trades))
+
+    async def not_collectable(self, candles: TimeRange) -> None:
+        """Record a candle range the exchange cannot serve, in storage too, so that
+        `ohlcv-collector status` and a restarted collector know it is no hole."""
+        kind = SeriesKind.UNCOLLECTABLE_CANDLES
+        await self._writer.put(
+            WriteBatch(coverage=[Coverage(self.status.exchange, self.status.symbol, kind, candles)])
+        )
+        self.coverage[kind] = merge([*self.coverage.get(kind, []), candles])

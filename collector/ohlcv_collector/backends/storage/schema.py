@@ -11,7 +11,7 @@ are idempotent with `ON CONFLICT DO NOTHING`. CHECK constraints make invalid row
 impossible to store even if a bug lets one past the validator in the core.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ohlcv_collector.models import SeriesKind, Side
@@ -80,8 +80,12 @@ def _non_negative(dialect: Dialect, column: str) -> str:
     return f"{dialect.finite.format(column)} AND {dialect.number.format(column)} >= 0"
 
 
-def _allowed(column: str, values: type[SeriesKind] | type[Side]) -> str:
+def _allowed(column: str, values: Iterable[SeriesKind] | type[Side]) -> str:
     return f"{column} IN ({', '.join(repr(value.value) for value in values)})"
+
+
+# The kinds version 1 allowed; version 3 adds the candle ranges that are not collectable.
+_SERIES_V1 = (SeriesKind.CANDLES, SeriesKind.TRADES)
 
 
 def _bar_bounds_open(dialect: Dialect) -> str:
@@ -135,15 +139,38 @@ def _tables(dialect: Dialect) -> list[str]:
             side text NOT NULL CHECK ({_allowed("side", Side)}),
             PRIMARY KEY (exchange, symbol, ts, trade_id)
         ){dialect.table_options}""",
-        f"""CREATE TABLE IF NOT EXISTS {COVERAGE} (
+        _coverage(dialect, table=COVERAGE, kinds=_SERIES_V1),
+    ]
+
+
+def _coverage(dialect: Dialect, *, table: str, kinds: Iterable[SeriesKind]) -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {table} (
             exchange text NOT NULL,
             symbol text NOT NULL,
-            kind text NOT NULL CHECK ({_allowed("kind", SeriesKind)}),
+            kind text NOT NULL CONSTRAINT {COVERAGE}_kind_check CHECK ({_allowed("kind", kinds)}),
             start_ts {dialect.instant_type} NOT NULL,
             end_ts {dialect.instant_type} NOT NULL,
             CHECK (end_ts > start_ts),
             PRIMARY KEY (exchange, symbol, kind, start_ts)
-        ){dialect.table_options}""",
+        ){dialect.table_options}"""
+
+
+def _uncollectable_kept(dialect: Dialect) -> list[str]:
+    """Version 3: coverage also keeps the candle ranges the exchange cannot serve, so that
+    `status` reads them from the database. PostgreSQL swaps the kind CHECK (named
+    `ohlcv_coverage_kind_check` by version 1); SQLite cannot alter one: the table is rebuilt."""
+    if dialect.name == POSTGRES.name:
+        return [
+            f"ALTER TABLE {COVERAGE} DROP CONSTRAINT IF EXISTS {COVERAGE}_kind_check",
+            f"ALTER TABLE {COVERAGE} ADD CONSTRAINT {COVERAGE}_kind_check"
+            f" CHECK ({_allowed('kind', SeriesKind)})",
+        ]
+    rebuilt = f"{COVERAGE}_v3"
+    return [
+        _coverage(dialect, table=rebuilt, kinds=SeriesKind),
+        f"INSERT INTO {rebuilt} SELECT * FROM {COVERAGE}",  # noqa: S608 (constants only)
+        f"DROP TABLE {COVERAGE}",
+        f"ALTER TABLE {rebuilt} RENAME TO {COVERAGE}",
     ]
 
 
@@ -180,6 +207,7 @@ MIGRATIONS = (
     Migration(
         version=2, description="open outside high and low", statements=_open_outside_the_range
     ),
+    Migration(version=3, description="uncollectable candle ranges", statements=_uncollectable_kept),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
