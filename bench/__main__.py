@@ -30,6 +30,7 @@ from bench import backfill, ingest, operator_load, peer
 from bench.lab import Lab
 from bench.measure import REPO_ROOT
 from bench.plans import PLANS, Plan
+from bench.report import goals, write_docs
 
 SCENARIOS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 
@@ -63,7 +64,9 @@ def commit() -> str:
     return done.stdout.strip() or "unknown"
 
 
-async def scenarios(lab: Lab, plan: Plan, only: set[str]) -> dict[str, Any]:
+async def scenarios(lab: Lab, plan: Plan, only: set[str], partial: Path) -> dict[str, Any]:
+    """Each scenario's results, also saved to `partial` as each ends (a long run that fails
+    late keeps what it measured)."""
     results: dict[str, Any] = {}
     started = time.monotonic()
     for name, run in (
@@ -77,8 +80,23 @@ async def scenarios(lab: Lab, plan: Plan, only: set[str]) -> dict[str, Any]:
         results[name] = await run(lab, plan) | {"seconds": round(time.monotonic() - began, 1)}
         if name == "B1":
             results["B6"] = ingest.b6(results["B1"])
+        text = json.dumps({"mode": plan.name, "scenarios": results}, indent=1)
+        await asyncio.to_thread(_save, partial, text)
     print(f"bench: done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
     return {name: results[name] for name in SCENARIOS if name in results}
+
+
+def command(plan: Plan, only: list[str]) -> str:
+    """What reproduces this run."""
+    if set(only) == set(SCENARIOS):
+        return "make bench" + ("" if plan.name == "full" else f" BENCH={plan.name}")
+    inner = f".venv/bin/python -m bench --mode {plan.name} --only {' '.join(only)}"
+    return f"OHLCV_NETNS_NAME=ohlcv-bench .venv/bin/python -m tests.harness.netns -- {inner}"
+
+
+def _save(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 async def postgres_version(lab: Lab) -> str:
@@ -103,13 +121,14 @@ def main() -> None:
         lab.start()  # synchronous: the harness's servers start with event loops of their own
         try:
             load_before, began = load(), datetime.now(UTC)
-            results = asyncio.run(scenarios(lab, plan, set(arguments.only)))
+            partial = arguments.out.with_suffix(".partial.json")
+            results = asyncio.run(scenarios(lab, plan, set(arguments.only), partial))
             pg = asyncio.run(postgres_version(lab))
         finally:
             lab.stop()
     document = {
         "mode": plan.name,
-        "command": "make bench" + ("" if plan.name == "full" else f" BENCH={plan.name}"),
+        "command": command(plan, arguments.only),
         "started": began.isoformat(timespec="seconds"),
         "commit": commit(),
         "machine": machine() | {"postgresql": pg},
@@ -118,13 +137,13 @@ def main() -> None:
         "plan": asdict(plan),
         "scenarios": results,
     }
+    if set(results) == set(SCENARIOS):
+        document["goals"] = goals(results)
     text = json.dumps(document, indent=1)
     print(text)
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(text + "\n")
-    if arguments.docs and set(arguments.only) == set(SCENARIOS):
-        from bench.report import write_docs
-
+    if arguments.docs and "goals" in document:
         write_docs(document)
 
 

@@ -73,8 +73,6 @@ async def one(lab: Lab, kube: ControlPlane, *, exchanges: int, idle: float, run:
         await editor.close()
     redis_url = lab.redis_url  # the operator reads database 0 (REDIS_DB unset)
     await asyncio.to_thread(redis.Redis(port=lab.redis_port).flushdb)
-    await asyncio.to_thread(write_health, redis_url, exchange=names[0],
-                            symbols={"BTC/USDT": ("streaming", "ok", 1.0)})  # fmt: skip
     began = time.monotonic()
     with running_operator(kubeconfig=kube.admin_kubeconfig, namespace=namespace, dsn=dsn,
                           redis_url=redis_url, log=lab.directory / f"operator-{run}.log",
@@ -102,6 +100,10 @@ async def one(lab: Lab, kube: ControlPlane, *, exchanges: int, idle: float, run:
                             if r["spec"]["exchange"] == names[0])  # fmt: skip
             return str(((resource.get("status") or {}).get("summary") or {}).get("healthy"))
 
+        # written now, not before the idle minute: a record older than the heartbeat timeout
+        # is judged stale, never healthy
+        await asyncio.to_thread(write_health, redis_url, exchange=names[0],
+                                symbols={"BTC/USDT": ("streaming", "ok", 1.0)})  # fmt: skip
         await _until(lambda: healthy_summary() == "1/1", within=120, what="healthy", log=operator)
         await asyncio.to_thread(write_health, redis_url, exchange=names[0],
                                 symbols={"BTC/USDT": ("error", "boom", 1.0)})  # fmt: skip

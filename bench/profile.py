@@ -4,9 +4,9 @@ run and the collapsed stacks are summed into the frames that cost the most.
     python -m bench.profile [SYMBOLS [SECONDS]]      # inside the namespace, like make bench
 
 Prints JSON: the run's figures, the top frames by own time (where the CPU is spent) and by
-total time (what it is spent for), and the share of samples inside ccxt, the collector, the
-PostgreSQL driver and the event loop. The raw stacks are kept next to the JSON output for a
-flame graph (`bench/results/profile-N.txt`).
+total time (what it is spent for), and each sample charged to the innermost frame of ccxt,
+the collector, asyncpg or aiohttp (else the interpreter and asyncio; idle waits apart). The
+raw stacks are kept for a flame graph (`bench/results/profile-N.txt`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from bench.lab import Lab
 from bench.measure import REPO_ROOT
 from bench.plans import FULL
 
-AREAS = (("ccxt", "ccxt/"), ("collector", "ohlcv_collector/"), ("asyncpg", "asyncpg/"),
-         ("aiohttp", "aiohttp/"), ("asyncio", "asyncio/"), ("json", "json/"))  # fmt: skip
+# Each sample is charged to the innermost frame of a known package: where the time went.
+AREAS = (("ccxt", "ccxt/"), ("asyncpg", "asyncpg/"), ("aiohttp", "aiohttp/"),
+         ("pycares (resolver thread)", "pycares/"), ("collector", "ohlcv_collector/"))  # fmt: skip
+IDLE = ("select (selectors.py", "_run_safe_shutdown_loop")
 
 
 def summarize(path: Path, *, top: int = 20) -> dict[str, Any]:
@@ -45,15 +47,23 @@ def summarize(path: Path, *, top: int = 20) -> dict[str, Any]:
         own[frames[-1]] += n
         for frame in set(frames):
             total[frame] += n
-        for area, marker in AREAS:
-            if any(marker in frame for frame in frames):
-                areas[area] += n
+        areas[_area(frames)] += n
 
     def share(counter: Counter[str]) -> list[tuple[str, float]]:
         return [(frame, round(n / samples, 3)) for frame, n in counter.most_common(top)]
 
     return {"samples": samples, "own": share(own), "total": share(total),
             "areas": {area: round(n / samples, 3) for area, n in areas.items()}}  # fmt: skip
+
+
+def _area(frames: list[str]) -> str:
+    if frames[-1].startswith(IDLE) or any(mark in frames[-1] for mark in IDLE):
+        return "idle"
+    for frame in reversed(frames):
+        for area, marker in AREAS:
+            if marker in frame:
+                return area
+    return "python and asyncio"
 
 
 async def profiled(lab: Lab, *, symbols: int, seconds: float, out: Path) -> dict[str, Any]:

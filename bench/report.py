@@ -4,14 +4,17 @@ per scenario and two plots (throughput and memory against the number of symbols)
 Only the part between the two markers is rewritten; the rest of the page (figures measured by
 other means, such as the node's) stays as written.
 
-    python -m bench.report [bench/results/latest.json]
+    python -m bench.report [bench/results/latest.json [FULL_PART.json]]
+
+With a second document (a full-mode run of some scenarios, `--only`), its scenarios replace
+the first one's and the page says which figures come from which run.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,59 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _at(runs: list[dict[str, Any]], key: str, wanted: int) -> dict[str, Any]:
+    """The run whose `key` is `wanted`, else the largest below it (quick runs are smaller)."""
+    below = [r for r in runs if r[key] <= wanted] or runs
+    return max(below, key=lambda r: r[key])
+
+
+def goals(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every goal of issue 11 with what was measured and whether it was met."""
+    b1, b2, b3, b4 = (scenarios[k] for k in ("B1", "B2", "B3", "B4"))
+    b5, b6, b7 = (scenarios[k] for k in ("B5", "B6", "B7"))
+    at100 = _at(b1["runs"], "symbols", 100)
+    binance, kraken = b2["rate_limited"]
+    at50 = _at(b5["runs"], "resources", 50)
+
+    def zero(value: float) -> bool:
+        return value == 0
+
+    checks: list[tuple[str, str, float, Callable[[float], bool]]] = [
+        ("B1", f"collector/ccxt >= 0.70 at {at100['symbols']} symbols",
+         at100["collector_to_ccxt_ratio"], lambda v: v >= 0.70),
+        ("B1", "no trade lost or duplicated",
+         sum(r["collector"]["trades_lost"] + r["collector"]["trades_duplicated"]
+             for r in b1["runs"]), zero),
+        ("B2", "collector/ccxt >= 0.70 (smallest ratio)",
+         min(r["collector_to_ccxt_ratio"] for r in b2["runs"]), lambda v: v >= 0.70),
+        ("B2", "Binance weight >= 90% of 6,000/min", binance["share_of_permitted"],
+         lambda v: v >= 0.9),
+        ("B2", "zero 429 and 418 (both exchanges), zero Kraken refusals",
+         sum(r["http_429"] + r["http_418"] + r["kraken_refused"] for r in (binance, kraken)),
+         zero),
+        ("B3", "ahead of cryptofeed on trades/s (ours / theirs)", b3["throughput_ratio"],
+         lambda v: v > 1.0),
+        ("B3", "less CPU per 1,000 trades than cryptofeed (ours / theirs)",
+         round(b3["collector"]["cpu_seconds_per_1000_trades"]
+               / b3["cryptofeed"]["cpu_seconds_per_1000_trades"], 3), lambda v: v < 1.0),
+        ("B3", "nothing lost where cryptofeed loses some (ours)",
+         b3["collector"]["trades_lost"], zero),
+        ("B4", "p99 < 1,500 ms (worst run)", max(r["latency_ms"]["p99"] or 0 for r in b4["runs"]),
+         lambda v: v < 1500),
+        ("B5", "no idle writes (per resource per minute, worst run)",
+         max(r["idle_writes_per_resource_per_minute"] for r in b5["runs"]), zero),
+        ("B5", "health change to status < 30 s (worst run)",
+         max(r["seconds_health_change_to_status"] for r in b5["runs"]), lambda v: v < 30),
+        ("B5", f"operator peak RSS < 150 MB at {at50['resources']} resources",
+         at50["operator_peak_rss_mb"], lambda v: v < 150),
+        ("B6", f"collector peak RSS < 250 MB at {_at(b6['runs'], 'symbols', 100)['symbols']}"
+         " symbols", _at(b6["runs"], "symbols", 100)["collector_peak_rss_mb"], lambda v: v < 250),
+        ("B7", "2 replicas >= 1.7x the trades/s of 1", b7["speedup"], lambda v: v >= 1.7),
+    ]  # fmt: skip
+    return [{"scenario": s, "goal": g, "measured": v, "met": bool(ok(v))}
+            for s, g, v, ok in checks]  # fmt: skip
+
+
 def plots(document: dict[str, Any], directory: Path) -> None:
     import matplotlib
 
@@ -46,7 +102,9 @@ def plots(document: dict[str, Any], directory: Path) -> None:
 
     runs = document["scenarios"]["B1"]["runs"]
     symbols = [r["symbols"] for r in runs]
-    label = f"({document['mode']} run, {document['started'][:10]})"
+    source = document.get("full_run") or document
+    mode = "full" if "full_run" in document else document["mode"]
+    label = f"({mode} run, {source['started'][:16]})"
     figure, axes = plt.subplots(figsize=(7, 4))
     axes.plot(symbols, [r["collector"]["trades_per_second"] for r in runs], "o-",
               label="collector -> PostgreSQL")  # fmt: skip
@@ -79,10 +137,16 @@ def render(document: dict[str, Any]) -> str:
     s, m = document["scenarios"], document["machine"]
     quick = document["mode"] != "full"
     out = [BEGIN, "", "## Measured figures", ""]
+    full = document.get("full_run")
     if quick:
         out += ["> **Quick mode figures** (`make bench BENCH=quick`: seconds-long windows and a",
                 "> few symbols, to check that everything runs). They are not the scale figures;",
                 "> run `make bench` on a quiet machine for those.", ""]  # fmt: skip
+    if full:
+        out += [f"> **{' and '.join(full['scenarios'])}: full mode**, measured"
+                f" {full['started']} (commit {full['commit']}) with `{full['command']}`; load"
+                f" average before {full['load_before']['1m']} (1 min), after"
+                f" {full['load_after']['1m']}.", ""]  # fmt: skip
     out += [
         f"Measured {document['started']} (commit {document['commit']}) with `{document['command']}`"
         f" on {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, Linux {m['kernel']},"
@@ -93,6 +157,10 @@ def render(document: dict[str, Any]) -> str:
         " `bench/results/latest.json` (written by every run, not committed).",
         "",
     ]  # fmt: skip
+    out += ["### Goals", "",
+            table(["scenario", "goal", "measured", "met"],
+                  [(g["scenario"], g["goal"], g["measured"], "yes" if g["met"] else "**no**")
+                   for g in goals(s)]), ""]  # fmt: skip
     b1 = s["B1"]
     out += ["### B1 trade ingest (goal: collector/ccxt >= 0.70 at 100 symbols, nothing lost)", "",
             table(["symbols", "replay speed", "offered/s", "collector trades/s", "ccxt alone/s",
@@ -161,6 +229,14 @@ def render(document: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def merged(document: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:
+    """`document` with the scenarios of a full-mode run of some of them in their place."""
+    scenarios = {**document["scenarios"], **full["scenarios"]}
+    run = {key: full[key] for key in ("command", "started", "commit", "load_before", "load_after")}
+    return {**document, "scenarios": scenarios, "goals": goals(scenarios),
+            "full_run": run | {"scenarios": sorted(full["scenarios"])}}  # fmt: skip
+
+
 def write_docs(document: dict[str, Any]) -> None:
     plots(document, DOC.parent)
     text = DOC.read_text()
@@ -171,4 +247,7 @@ def write_docs(document: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO_ROOT / "bench/results/latest.json"
-    write_docs(json.loads(path.read_text()))
+    loaded = json.loads(path.read_text())
+    if len(sys.argv) > 2:
+        loaded = merged(loaded, json.loads(Path(sys.argv[2]).read_text()))
+    write_docs(loaded)

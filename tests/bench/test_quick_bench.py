@@ -148,7 +148,12 @@ def test_latency_memory_operator_and_replicas(document: dict[str, Any]) -> None:
     number(b7["speedup"], positive=True)
 
 
-def test_the_docs_render_from_it(document: dict[str, Any]) -> None:
+def test_every_goal_is_judged_and_the_docs_render(document: dict[str, Any]) -> None:
+    judged = document["goals"]
+    assert {g["scenario"] for g in judged} == set(SCENARIOS)
+    for goal in judged:
+        number(goal["measured"])
+        assert isinstance(goal["met"], bool), goal
     text = render(document)
     assert "Quick mode figures" in text
     for scenario in SCENARIOS:
