@@ -11,6 +11,7 @@ import time
 
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.core.progress import EtaEstimator, progress_of
+from ohlcv_collector.core.retry import is_our_bug
 from ohlcv_collector.models import TimeRange
 from ohlcv_collector.observability import metrics
 from ohlcv_collector.runtime.symbol_status import SymbolStatus
@@ -18,6 +19,10 @@ from ohlcv_collector.runtime.symbol_status import SymbolStatus
 log = logging.getLogger("ohlcv_collector.symbol")
 
 PROGRESS_LOG_SECONDS = 10.0
+
+
+class SymbolFailedError(Exception):
+    """A bug of ours stopped this symbol's collection; it was logged and reported."""
 
 
 class SymbolReporter:
@@ -40,6 +45,18 @@ class SymbolReporter:
         """Enter the error phase with `reason` as the message."""
         self.status.last_error = reason
         self.phase(Phase.ERROR, f"error: {reason}")
+
+    def stop_on_our_bug(self, error: Exception, *, what: str) -> None:
+        """Stop this symbol, in the error phase, on a programming error of ours.
+
+        Retrying cannot fix a bug, so it must not look like an exchange failing forever:
+        the traceback goes to the log, the message to the status and health records.
+        """
+        if not is_our_bug(error):
+            return
+        log.error("%s stopped by a bug in the collector", what, exc_info=error, extra=self.labels)
+        self.fail(f"{what} stopped by a bug in the collector: {type(error).__name__}: {error}")
+        raise SymbolFailedError(str(error)) from error
 
     def reconnecting(self, *, stream: str, error: Exception) -> None:
         """A stream's connection dropped; it is being opened again."""
