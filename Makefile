@@ -67,7 +67,7 @@ format: venv ## apply ruff's fixes and formatting
 
 lock: ## re-resolve the pinned dependencies into constraints.txt
 	rm -rf .cache/lock && $(PYTHON) -m venv .cache/lock
-	.cache/lock/bin/python -m pip install -q --disable-pip-version-check '.[dev]'
+	.cache/lock/bin/python -m pip install -q --disable-pip-version-check '.[dev,bench]'
 	{ echo "# Every package the project installs, resolved together; regenerate with make lock."; \
 	  .cache/lock/bin/python -m pip freeze --exclude fullon-ohlcv-operator; \
 	  echo "# aiohttp and redis need it only before Python 3.11.3 (Debian bookworm's 3.11.2: the image built here)."; \
