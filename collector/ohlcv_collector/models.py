@@ -6,6 +6,7 @@ edge. Prices and amounts are `Decimal`, because candles built from trades must e
 the exchange's own candles exactly, and float sums do not.
 """
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -102,3 +103,12 @@ class TimeRange:
 def floor_minute(instant: int) -> int:
     """Start of the minute that holds `instant` (epoch ms)."""
     return instant - instant % MINUTE_MS
+
+
+def now_ms() -> int:
+    """The local wall clock in epoch ms, the unit of every time here.
+
+    The one reading of the clock in these units, for the adapters and the runtime; the
+    core never calls it, it is handed `now` so that its tests choose the time.
+    """
+    return int(time.time() * 1000)

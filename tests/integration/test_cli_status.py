@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ohlcv_collector.models import MINUTE_MS
+from ohlcv_collector.models import MINUTE_MS, now_ms
 from tests.integration.collector_harness import (
     BACKENDS,
     Database,
@@ -46,9 +46,9 @@ def test_status_shows_newest_candle_lag_backfill_and_holes_per_symbol(
     add_target(database, "kraken", "BTC/USD", days=1)
 
     url = ("--targets-url", database.url, "--storage-url", database.url)
-    before = time.time() * 1000
+    before = now_ms()
     rows = json.loads(must(ohlcv("status", "-o", "json", *url)).out)
-    after = time.time() * 1000
+    after = now_ms()
     by_symbol = {(r["exchange"], r["symbol"]): r for r in rows}
     assert sorted(by_symbol) == [
         ("binance", "BTC/USD"), ("binance", "BTC/USDC"), ("binance", "ETH/USDT"),

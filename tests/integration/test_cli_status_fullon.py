@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ohlcv_collector.cli import main
-from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, TimeRange, floor_minute
+from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, TimeRange, floor_minute, now_ms
 from ohlcv_collector.ports import Coverage, WriteBatch
 from ohlcv_collector.runtime import assembly
 from tests.integration.fullon_doubles import seed_orm
@@ -43,7 +43,7 @@ def test_status_reports_the_candles_the_fullon_backends_store(
     storage_url = f"sqlite://{tmp_path / 'coverage.sqlite'}"
     # Stored up to a time ahead of this clock, so the exchange's time is the coverage's end
     # (status judges on the exchange's clock) and nothing depends on when the test runs.
-    end = floor_minute(int(time.time() * 1000)) + 10 * MINUTE_MS
+    end = floor_minute(now_ms()) + 10 * MINUTE_MS
     covered = TimeRange(end - 3 * MINUTE_MS, end)
     newest = end - MINUTE_MS
     asyncio.run(

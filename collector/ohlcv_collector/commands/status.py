@@ -11,7 +11,6 @@ it works whether or not a collector is running, and agrees with what they store.
 
 import argparse
 import json
-import time
 from dataclasses import asdict, dataclass
 
 from ohlcv_collector.backends.targets import redact_url
@@ -33,7 +32,15 @@ from ohlcv_collector.core.coverage import (
 )
 from ohlcv_collector.core.formatting import format_lag, format_utc_ms
 from ohlcv_collector.core.progress import progress_of
-from ohlcv_collector.models import DAY_MS, MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
+from ohlcv_collector.models import (
+    DAY_MS,
+    MINUTE_MS,
+    SeriesKind,
+    Target,
+    TimeRange,
+    floor_minute,
+    now_ms,
+)
 from ohlcv_collector.ports import Storage
 from ohlcv_collector.runtime import assembly
 from ohlcv_collector.settings import DatabaseSettings
@@ -78,7 +85,7 @@ async def _status(args: argparse.Namespace) -> int:
     try:
         storage = await assembly.open_storage(url)
         try:
-            now = int(time.time() * 1000)
+            now = now_ms()
             reports = [await report(storage, target, now=now) for target in targets]
         finally:
             await storage.close()

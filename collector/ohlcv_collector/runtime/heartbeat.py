@@ -29,6 +29,7 @@ from ohlcv_collector.core.liveness import collectors_of, live_members
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.core.retry import HEALTH_WRITE, is_our_bug
 from ohlcv_collector.core.sharding import assign
+from ohlcv_collector.models import now_ms
 from ohlcv_collector.ports import HealthStore
 from ohlcv_collector.runtime.symbol_status import SymbolStatus
 
@@ -136,9 +137,9 @@ class HeartbeatWriter:
         owned = {s: st for s, st in statuses.items() if st.phase is not Phase.STOPPED}
         if self._process_id is None or full:
             await self._write_process(owned)
-        now_ms = int(time.time() * 1000)
+        now = now_ms()
         writes = [
-            self._write_symbol(status, now_ms=now_ms)
+            self._write_symbol(status, now_ms=now)
             for symbol, status in owned.items()
             if full or self._symbols.get(symbol, ("", ""))[1] != status.phase.value
         ]

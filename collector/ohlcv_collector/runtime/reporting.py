@@ -12,7 +12,7 @@ import time
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.core.progress import EtaEstimator, progress_of
 from ohlcv_collector.core.retry import is_our_bug
-from ohlcv_collector.models import TimeRange
+from ohlcv_collector.models import TimeRange, now_ms
 from ohlcv_collector.observability import metrics
 from ohlcv_collector.runtime.symbol_status import SymbolStatus
 
@@ -73,7 +73,7 @@ class SymbolReporter:
 
     def lag(self) -> None:
         """How far the newest stored candle trails the exchange's clock."""
-        lag = self.status.lag_ms(local_now=int(time.time() * 1000))
+        lag = self.status.lag_ms(local_now=now_ms())
         if lag is not None:
             metrics.LAG_SECONDS.labels(**self.labels).set(lag / 1000)
 

@@ -12,13 +12,12 @@ is missing.
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 
 from ohlcv_collector.core.coverage import collection_window, exchange_clock, holes, since_first
 from ohlcv_collector.core.phases import Phase, phase_while_repairing
 from ohlcv_collector.core.retry import REPAIR_PASS, UNLISTED_SYMBOL
-from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange
+from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, now_ms
 from ohlcv_collector.ports import Market, SymbolUnavailableError
 from ohlcv_collector.runtime.filling import HoleFiller
 from ohlcv_collector.runtime.reporting import SymbolFailedError, SymbolReporter
@@ -112,7 +111,7 @@ class SymbolCollector:
             clock=await self._filler.exchange_time(),  # a 5xx here is retried, not an error
             covered=[part for parts in self._sink.coverage.values() for part in parts],
         )
-        self._report.status.clock_offset_ms = now - int(time.time() * 1000)
+        self._report.status.clock_offset_ms = now - now_ms()
         days = self._options.backfill_days or self.target.backtest_days
         # The newest closed minute is left to a stream proving its time, which confirms
         # that bar when the next one starts. Without one (polling, or a stream not yet
@@ -120,7 +119,7 @@ class SymbolCollector:
         end = now - now % MINUTE_MS
         if self._newest_stream in self._streams.proving or now % MINUTE_MS < POLL_GRACE_MS:
             end -= MINUTE_MS
-        self._window = collection_window(end=end, days=days)
+        self._window = collection_window(now=now, end=end, days=days)
         if self._options.candles:
             candle_holes = holes(window=self._window, covered=self._candles_settled())
             self._report.status.holes = len(candle_holes)

@@ -6,7 +6,6 @@ unified ones, learnt from /instrument/active (never a table of names), so target
 for ccxt's bitmex keep working.
 """
 
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -20,7 +19,7 @@ from ohlcv_collector.backends.bitmex.wire import (
     unified_symbol,
 )
 from ohlcv_collector.backends.budget import RequestBudget
-from ohlcv_collector.models import MINUTE_MS, TIMEFRAME_1M, Candle, Trade
+from ohlcv_collector.models import MINUTE_MS, TIMEFRAME_1M, Candle, Trade, now_ms
 from ohlcv_collector.ports import (
     ExchangeCapabilities,
     ExchangeUnavailableError,
@@ -85,7 +84,7 @@ class BitmexMarket:
     async def exchange_time(self) -> int:
         """The newest instrument stamp (BitMEX has no time endpoint), else the local clock."""
         now = newest_time(await self._instruments())
-        return int(time.time() * 1000) if now is None else now
+        return now_ms() if now is None else now
 
     async def _id(self, symbol: str) -> str:
         if symbol not in self._ids:

@@ -6,7 +6,6 @@ the core; this module only makes the calls and converts what comes back.
 
 import dataclasses
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -20,7 +19,7 @@ from ohlcv_collector.backends.ccxt.client import (
     translate,
 )
 from ohlcv_collector.backends.ccxt.convert import candle_of, trade_of
-from ohlcv_collector.models import TIMEFRAME_1M, Candle, Trade
+from ohlcv_collector.models import TIMEFRAME_1M, Candle, Trade, now_ms
 from ohlcv_collector.ports import (
     ExchangeUnavailableError,
     MarketInfo,
@@ -56,7 +55,7 @@ class CcxtMarket:
         self._exchange.milliseconds = self._exchange_milliseconds
 
     def _exchange_milliseconds(self) -> int:
-        return int(time.time() * 1000) + self._clock_offset_ms
+        return now_ms() + self._clock_offset_ms
 
     async def _call(self, request: Callable[[], Awaitable[Result]]) -> Result:
         try:
@@ -81,9 +80,9 @@ class CcxtMarket:
     async def exchange_time(self) -> int:
         """The exchange's clock, or the local one when it publishes none."""
         if not self._exchange.has.get("fetchTime"):
-            return int(time.time() * 1000)
+            return now_ms()
         now = int(await self._call(self._exchange.fetch_time))
-        self._clock_offset_ms = now - int(time.time() * 1000)
+        self._clock_offset_ms = now - now_ms()
         return now
 
     async def _rows(self, request: Callable[[], Awaitable[list[Any]]]) -> list[Any]:
