@@ -88,10 +88,22 @@ def test_exchange_clock_is_never_behind_what_was_covered() -> None:
     assert exchange_clock(clock=12 * M, covered=[r(0, 3), r(7, 9)]) == 12 * M
 
 
-def test_the_collection_window_is_the_days_before_its_end() -> None:
-    assert collection_window(end=3 * 1440 * M, days=2) == r(1440, 3 * 1440)
-    assert collection_window(end=5 * M, days=0) == r(5, 5)
-    assert collection_window(end=5 * M, days=-1) == r(5, 5)
+def test_the_collection_window_is_the_days_before_the_current_minute() -> None:
+    now = 3 * 1440 * M + 30_000  # half a minute into the current one
+    assert collection_window(now=now, end=3 * 1440 * M, days=2) == r(1440, 3 * 1440)
+    assert collection_window(now=now, end=3 * 1440 * M, days=0) == r(3 * 1440, 3 * 1440)
+    assert collection_window(now=now, end=3 * 1440 * M, days=-1) == r(3 * 1440, 3 * 1440)
+
+
+def test_leaving_the_newest_bar_to_the_stream_moves_the_end_not_the_start() -> None:
+    """The collector's first pass takes the newest closed bar over REST (no stream proves
+    its time yet); `status` always leaves it to the stream. Both count the same window
+    start, so what the backfill stored leaves `status` no hole at the start."""
+    now = 3 * 1440 * M + 30_000
+    backfilled = collection_window(now=now, end=3 * 1440 * M, days=2)
+    as_status_sees_it = collection_window(now=now, end=3 * 1440 * M - M, days=2)
+    assert as_status_sees_it == r(1440, 3 * 1440 - 1)
+    assert holes(window=as_status_sees_it, covered=[backfilled]) == []
 
 
 def test_since_first_runs_from_the_first_covered_instant_to_the_end() -> None:

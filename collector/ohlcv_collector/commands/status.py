@@ -110,7 +110,7 @@ async def report(storage: Storage, target: Target, *, now: int) -> SymbolReport:
     )
     now = exchange_clock(clock=now, covered=covered)
     end = floor_minute(now) - MINUTE_MS  # the newest closed minute is the stream's
-    window = collection_window(end=end, days=target.backtest_days)
+    window = collection_window(now=now, end=end, days=target.backtest_days)
     uncollectable = await storage.coverage(
         exchange=target.exchange, symbol=target.symbol, kind=SeriesKind.UNCOLLECTABLE_CANDLES
     )

@@ -61,9 +61,17 @@ def exchange_clock(*, clock: int, covered: Iterable[TimeRange]) -> int:
     return max(clock, max((r.end for r in covered), default=clock))
 
 
-def collection_window(*, end: int, days: int) -> TimeRange:
-    """The `days` before `end`: what a target's `backtest` asks to keep complete."""
-    return TimeRange(end - max(days, 0) * DAY_MS, end)
+def collection_window(*, now: int, end: int, days: int) -> TimeRange:
+    """The `days` before the exchange's current minute, up to `end`: what a target's
+    `backtest` asks to keep complete.
+
+    The start follows the minute holding `now`, not `end`: whether the newest closed minute
+    is left to a stream (an end a minute earlier) is the collector's choice, which `status`
+    cannot see, and must not move the start, or `status` counts the minute before the
+    collector's first backfill as a hole until the next minute begins.
+    """
+    start = floor_minute(now) - max(days, 0) * DAY_MS
+    return TimeRange(start, max(start, end))
 
 
 def since_first(covered: list[TimeRange], *, end: int) -> TimeRange:
