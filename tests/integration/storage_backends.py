@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ohlcv_collector.backends.storage import SqliteStorage, open_sql_storage
+from ohlcv_collector.backends.storage import SqliteStorage, open_sql_storage, schema
 from ohlcv_collector.models import Candle, Side, Trade
 from ohlcv_collector.ports import Storage
 
@@ -31,6 +31,11 @@ class Backend:
 
     name: str
     url: str
+
+    @property
+    def dialect(self) -> schema.Dialect:
+        """The storage's SQL dialect, for writing tables as an older version did."""
+        return schema.POSTGRES if self.name == "postgres" else schema.SQLITE
 
     @property
     def integrity_error(self) -> type[Exception]:
@@ -61,6 +66,22 @@ class Backend:
         with contextlib.closing(sqlite3.connect(self._path)) as database:
             rows: list[tuple[object, ...]] = database.execute(query).fetchall()
             return rows
+
+    async def execute(self, statements: list[str]) -> None:
+        """Run raw statements on a connection of their own and commit them, as an older
+        version of the collector left a database (the migration tests start from that)."""
+        if self.name == "postgres":
+            connection = await asyncpg.connect(self.url)
+            try:
+                for statement in statements:
+                    await connection.execute(statement)
+            finally:
+                await connection.close()
+            return
+        with contextlib.closing(sqlite3.connect(self._path)) as database:
+            for statement in statements:
+                database.execute(statement)
+            database.commit()
 
     async def count(self, table: str) -> int:
         """Rows in `table`."""

@@ -2,11 +2,9 @@
 the previous bin's close. A database written by version 1 is migrated in place on both
 backends, keeps its rows, and then stores such bars, while inverted bars stay impossible."""
 
-import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from ohlcv_collector.backends.storage import schema
@@ -32,7 +30,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 
 async def write_version_1(backend: Backend) -> None:
     """The tables as version 1 created them, holding one candle (the first of `candle`)."""
-    dialect = schema.POSTGRES if backend.name == "postgres" else schema.SQLITE
+    dialect = backend.dialect
     statements = [
         schema.CREATE_VERSIONS,
         *schema.MIGRATIONS[0].statements(dialect),
@@ -41,21 +39,7 @@ async def write_version_1(backend: Backend) -> None:
         f" {dialect.instant_from_ms.format(T0)}, '61828.00', '61900.5', '61800.01', '61850',"
         " '0.26833389999999996', 0)",
     ]
-    if backend.name == "postgres":
-        connection = await asyncpg.connect(backend.url)
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-        return
-    database = sqlite3.connect(backend.url.removeprefix("sqlite://"))
-    try:
-        for statement in statements:
-            database.execute(statement)
-        database.commit()
-    finally:
-        database.close()
+    await backend.execute(statements)
 
 
 async def test_version_1_database_migrates_and_stores_an_open_outside_the_range(

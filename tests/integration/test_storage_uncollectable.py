@@ -24,31 +24,12 @@ def minutes(start: int, end: int) -> TimeRange:
     return TimeRange(T0 + start * MINUTE_MS, T0 + end * MINUTE_MS)
 
 
-async def execute(backend: Backend, statements: list[str]) -> None:
-    if backend.name == "postgres":
-        connection = await asyncpg.connect(backend.url)
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-        return
-    database = sqlite3.connect(backend.url.removeprefix("sqlite://"))
-    try:
-        for statement in statements:
-            database.execute(statement)
-        database.commit()
-    finally:
-        database.close()
-
-
 async def write_version_2(backend: Backend) -> None:
     """The tables as versions 1 and 2 left them, with one covered candle range (minutes 0-5)."""
-    dialect = schema.POSTGRES if backend.name == "postgres" else schema.SQLITE
+    dialect = backend.dialect
     instant = dialect.instant_from_ms.format
     covered = minutes(0, 5)
-    await execute(
-        backend,
+    await backend.execute(
         [
             schema.CREATE_VERSIONS,
             *(s for migration in schema.MIGRATIONS[:2] for s in migration.statements(dialect)),
@@ -80,10 +61,10 @@ async def test_version_2_database_migrates_and_keeps_uncollectable_ranges(
         await storage.migrate()  # nothing left to do
     finally:
         await storage.close()
-    instant = (schema.POSTGRES if backend.name == "postgres" else schema.SQLITE).instant_from_ms
+    instant = backend.dialect.instant_from_ms
     bogus = (
         f"INSERT INTO {schema.COVERAGE} VALUES ('{EXCHANGE}', '{SYMBOL}', 'bogus',"  # noqa: S608
         f" {instant.format(T0)}, {instant.format(T0 + MINUTE_MS)})"
     )
     with pytest.raises((asyncpg.CheckViolationError, sqlite3.IntegrityError)):
-        await execute(backend, [bogus])
+        await backend.execute([bogus])
