@@ -7,6 +7,7 @@ by the minute they open, with the exchange's own values. What lands in the datab
 over REST and streamed live, equals the replay's ground truth.
 """
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,39 @@ def test_bitmex_429s_are_waited_out_and_nothing_is_lost(database: Database, tmp_
         check = Check(database, replay, SYMBOL, window)
         assert check.candles() == []
         assert check.trades() == []
+
+
+@pytest.mark.parametrize(
+    "database", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_bitmex_restart_mid_stream_leaves_no_hole_and_no_duplicate(
+    database: Database, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """The collector stopped while trades stream in (SIGTERM: a rollout; SIGKILL: a crash, its
+    last writes and coverage lost), off for a minute of the exchange's clock, then started again:
+    it fetches what it missed over REST and nothing twice, so the trades and bins stored equal
+    the ground truth with no hole where it was down."""
+    init_db(database)
+    add_target(database, "bitmex", SYMBOL, days=1)
+    args = [a for page in PAGES for a in ("--data", page)]
+    with Lab(tmp_path) as lab:
+        replay = lab.replay("bitmex", *args, "--speed", "10", "--start", "2020-01-01T12:05:00Z")
+        first = lab.collector(database, replay)
+        wait_backfilled(first, "bitmex", [SYMBOL], timeout=60)
+        replay.wait_exchange_ms(first.started_exchange_ms + 3 * MINUTE_MS, timeout=60)
+        assert first.stop(signum) == (0 if signum == signal.SIGTERM else -signum), first.output()
+        down_ms = replay.now_ms()
+        replay.wait_exchange_ms(down_ms + MINUTE_MS, timeout=30)
+        second = lab.collector(database, replay)
+        wait_backfilled(second, "bitmex", [SYMBOL], timeout=60)
+        replay.wait_exchange_ms(second.started_exchange_ms + 3 * MINUTE_MS, timeout=60)
+        stopped = replay.now_ms()
+        assert second.stop() == 0, second.output()
+        window = collection_window(started_ms=first.started_exchange_ms, stopped_ms=stopped, days=1)
+        check = Check(database, replay, SYMBOL, window)
+        assert check.candles() == []
+        assert check.trades() == []  # none missing, none stored twice, coverage without a hole
+        truth = replay.ground_truth("trades", SYMBOL)
+        missed = [r for r in truth if down_ms <= int(r["time_ms"]) < second.started_exchange_ms]
+        assert missed  # trades happened while the process was down

@@ -7,6 +7,7 @@ candle for a minute without trades, no public trade history over REST (ccxt page
 fills), trade ids that are not a sequence. What lands in the database equals the ground truth.
 """
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,41 @@ def test_hyperliquid_history_older_than_its_5000_candles_is_not_collectable_not_
         assert Check(database, replay, SYMBOL, Window(first, window.end)).candles() == []
         not_collectable = [m for m in collector.messages(level="WARNING") if "not collectable" in m]
         assert len(not_collectable) == 1, collector.output()
+
+
+@pytest.mark.parametrize(
+    "database", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_hyperliquid_restart_mid_stream_leaves_no_candle_hole(
+    database: Database, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """The collector stopped while candles stream in (SIGTERM: a rollout; SIGKILL: a crash),
+    off for two minutes of the exchange's clock, then started again: the candles it missed are
+    fetched from candleSnapshot, so what is stored equals the ground truth with no hole. (Trades
+    missed while down cannot be: Hyperliquid has no public trade history over REST.)"""
+    init_db(database)
+    add_target(database, "hyperliquid", SYMBOL, days=1)
+    with Lab(tmp_path) as lab:
+        replay = lab.replay("hyperliquid", "--speed", "20")
+        first = lab.collector(database, replay)
+        wait_backfilled(first, "hyperliquid", [SYMBOL], timeout=60)
+        replay.wait_exchange_ms(replay.now_ms() + 3 * MINUTE_MS, timeout=30)
+        assert first.stop(signum) == (0 if signum == signal.SIGTERM else -signum), first.output()
+        down_ms = replay.now_ms()
+        replay.wait_exchange_ms(down_ms + 2 * MINUTE_MS, timeout=30)
+        second = lab.collector(database, replay)
+        wait_backfilled(second, "hyperliquid", [SYMBOL], timeout=60)
+        replay.wait_exchange_ms(replay.now_ms() + 3 * MINUTE_MS, timeout=30)
+        stopped = replay.now_ms()
+        assert second.stop() == 0, second.output()
+        window = collection_window(started_ms=first.started_exchange_ms, stopped_ms=stopped, days=1)
+        check = Check(database, replay, SYMBOL, window)
+        assert check.candles() == []
+        down = floor_minute(down_ms)
+        missed = [
+            r
+            for r in check.candle_truth
+            if down <= int(r["open_time_ms"]) < second.started_exchange_ms - MINUTE_MS
+        ]
+        assert missed  # minutes that closed while the process was down

@@ -4,6 +4,12 @@ can go quiet (the Binance case is tests/integration/test_collector_late_start.py
 Kraken: the recorded BTC/USDT trades and OHLC end; Kraken keeps serving the minutes after
 them as empty bars. Hyperliquid: a trade tape ends, and Hyperliquid serves no candle at all for
 a minute without trades, so nothing after the last bar ever proves it closed but the clock.
+BitMEX: the default XBTUSD recording (recorded bins, then the latest 1,000 trades) ends at
+15:03; BitMEX serves a bin for every minute, empty ones included, but publishes a bin only
+after its minute ends and labels it by that end, so a bar "final once the exchange's clock has
+passed its end" is the bin labelled 15:03 (stored at its open, 15:02, 147 trades): served as
+soon as the clock reaches 15:03, and after it the replay serves no bin and no trade at all, so
+no later bin ever follows it.
 A collector started after the data stopped stores the last bar, equal to the ground truth.
 """
 
@@ -28,6 +34,7 @@ from tests.replay_exchange.datasets import DataSpec, default_specs, load_markets
 TAPE = shared_data_dir() / "trades/binance_spot_ws/btcusdt_20240808.gz"
 QUIET = {
     # exchange: (symbol that goes quiet, replay arguments, its recording)
+    "bitmex": ("BTC/USD:BTC", (), default_specs("bitmex")),
     "kraken": ("BTC/USDT", (), default_specs("kraken")),
     "hyperliquid": (
         "BTC/USDC:USDC",
