@@ -23,7 +23,11 @@ from ohlcv_collector.ports import (
 )
 
 # ccxt keeps at most this many streamed trades per symbol between two reads; more
-# arriving in between is detected as an overflow and repaired over REST.
+# arriving in between is detected as an overflow and repaired over REST. Not ccxt.pro's
+# own 1,000 (options "tradesLimit" in ccxt/pro/binance.py): at 100 symbols and 80
+# trades/s each in bench B1, a stall of a few seconds overflowed 1,000 for 47 symbols at
+# once. The size costs memory only while trades wait unread: CcxtMarket.trades empties
+# the cache after each read (ccxt otherwise keeps the last 20,000 delivered: 1,252 MB).
 TRADES_LIMIT = 20_000
 
 # A damaged WebSocket frame stops ccxt's receive loop without an error; only the

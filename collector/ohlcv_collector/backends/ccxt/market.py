@@ -154,7 +154,19 @@ class CcxtMarket:
         async for rows in self._watch(lambda: self._exchange.watch_trades(symbol), what="trades"):
             if len(rows) >= TRADES_LIMIT:
                 raise StreamInterruptedError(f"trades: more than {TRADES_LIMIT} between reads")
-            yield [trade_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
+            batch = [trade_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
+            self._forget_delivered(symbol=symbol)
+            yield batch
+
+    def _forget_delivered(self, *, symbol: str) -> None:
+        """Empty ccxt.pro's trade cache of `symbol` once read: ccxt keeps every trade it
+        handed over until TRADES_LIMIT push it out, which held ~2 KB a trade, 1.25 GB at 100
+        symbols in bench B1. Emptied, it holds only the trades not yet read, and its count
+        since the last read (the overflow check above) still starts from zero. No await
+        comes between ccxt counting the new trades and this, so none can arrive unseen."""
+        cache = (self._exchange.trades or {}).get(symbol)
+        if cache is not None:
+            cache.clear()
 
     async def candles(self, *, symbol: str) -> AsyncIterator[list[Candle]]:
         """Updates of the current 1m bar of `symbol`."""
