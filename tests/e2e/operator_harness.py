@@ -13,8 +13,8 @@ import os
 import signal
 import subprocess
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,10 @@ def running_operator(
         running.stop()
 
 
+StartOperator = Callable[..., AbstractContextManager[OperatorProcess]]
+"""The e2e `start_operator` fixture: running_operator(**settings) as the admin (conftest)."""
+
+
 def add_target(dsn: str, *, exchange: str, symbol: str) -> None:
     """Add a target the way `ohlcv-collector targets add` does."""
 
@@ -209,6 +213,27 @@ def get(kube: ControlPlane, kind: str, name: str, namespace: str) -> dict[str, A
         "get", kind, name, "-n", namespace, "-o", "json", "--show-managed-fields", check=False
     )
     return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def condition(resource: dict[str, Any] | None, kind: str) -> tuple[str, str] | None:
+    """The status and reason of a resource's condition `kind`, None while it has none."""
+    for found in ((resource or {}).get("status") or {}).get("conditions", []):
+        if found["type"] == kind:
+            return found["status"], found["reason"]
+    return None
+
+
+def events(kube: ControlPlane, namespace: str, name: str, *, event_type: str = "") -> list[str]:
+    """The reasons of the events about object `name` (only those of `event_type`, such as
+    Warning, when given): what `kubectl describe` shows a user."""
+    selector = f"regarding.name={name}" + (f",type={event_type}" if event_type else "")
+    listed = json.loads(
+        kube.kubectl(
+            "get", "events.events.k8s.io", "-n", namespace, "-o", "json",
+            "--field-selector", selector,
+        ).stdout
+    )  # fmt: skip
+    return [item["reason"] for item in listed["items"]]
 
 
 def wait_until(check: Any, *, what: str, operator: OperatorProcess, timeout: float = 60) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.operator_harness import CRD, OperatorProcess, get, running_operator, wait_until
+from tests.e2e.operator_harness import OperatorProcess, StartOperator, get, wait_until
 from tests.harness.controlplane import ControlPlane
 from tests.harness.tools import REPO_ROOT
 
@@ -69,16 +69,8 @@ def settings_of(env: dict[str, str], *keys: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def crd(kube: ControlPlane) -> None:
-    kube.kubectl("apply", "--server-side", "-f", str(CRD))
-    kube.kubectl(
-        "wait", "--for=condition=Established", "crd/ohlcvcollectors.fullon.io", "--timeout=60s"
-    )
-
-
-@pytest.fixture
 def operator(
-    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+    kube: ControlPlane, start_operator: StartOperator, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
     env = operator_env(kube, VALUES, tmp_path)
     pod_settings = settings_of(
@@ -88,14 +80,7 @@ def operator(
         "OHLCV_COLLECTOR_RUN_AS_USER",
         "OHLCV_COLLECTOR_TMP_SIZE_LIMIT",
     )
-    with running_operator(
-        kubeconfig=kube.admin_kubeconfig,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-        **pod_settings,
-    ) as process:
+    with start_operator(**pod_settings) as process:
         yield process
 
 
@@ -188,18 +173,11 @@ CNPG_VALUES: dict[str, Any] = {
 
 @pytest.fixture
 def cnpg_operator(
-    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+    kube: ControlPlane, start_operator: StartOperator, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
     env = operator_env(kube, CNPG_VALUES, tmp_path)
     connection = settings_of(env, "OHLCV_DISCOVERY_MODE", "OHLCV_COLLECTOR_CONNECTION")
-    with running_operator(
-        kubeconfig=kube.admin_kubeconfig,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-        **connection,
-    ) as process:
+    with start_operator(**connection) as process:
         yield process
 
 

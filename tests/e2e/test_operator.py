@@ -6,7 +6,6 @@ Redis the way collectors write it; everything else is the real thing.
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,11 @@ import pytest
 from tests.e2e.operator_harness import (
     CRD,
     OperatorProcess,
+    StartOperator,
     add_target,
+    condition,
     discover_binance,
+    events,
     get,
     remove_target,
     running_operator,
@@ -28,51 +30,6 @@ from tests.harness.controlplane import ControlPlane
 from tests.harness.tools import REPO_ROOT
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres, pytest.mark.redis]
-
-
-@pytest.fixture
-def crd(kube: ControlPlane) -> None:
-    kube.kubectl("apply", "--server-side", "-f", str(CRD))
-    kube.kubectl(
-        "wait", "--for=condition=Established", "crd/ohlcvcollectors.fullon.io", "--timeout=60s"
-    )
-
-
-@pytest.fixture
-def operator(
-    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    with running_operator(
-        kubeconfig=kube.admin_kubeconfig,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-    ) as process:
-        yield process
-
-
-def condition(resource: dict[str, Any] | None, kind: str) -> tuple[str, str] | None:
-    for found in ((resource or {}).get("status") or {}).get("conditions", []):
-        if found["type"] == kind:
-            return found["status"], found["reason"]
-    return None
-
-
-def events(kube: ControlPlane, namespace: str, name: str) -> list[str]:
-    listed = json.loads(
-        kube.kubectl(
-            "get",
-            "events.events.k8s.io",
-            "-n",
-            namespace,
-            "-o",
-            "json",
-            "--field-selector",
-            f"regarding.name={name}",
-        ).stdout
-    )
-    return [item["reason"] for item in listed["items"]]
 
 
 def test_database_targets_become_a_resource_and_a_deployment_that_follow_changes(
@@ -229,7 +186,7 @@ def test_a_restarted_operator_changes_nothing_that_is_right(
 
 
 def test_gitops_mode_creates_nothing_and_keeps_the_spec_of_git_resources(
-    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+    kube: ControlPlane, namespace: str, postgres_dsn: str, start_operator: StartOperator
 ) -> None:
     add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
     add_target(postgres_dsn, exchange="kraken", symbol="BTC/USD")
@@ -253,14 +210,7 @@ def test_gitops_mode_creates_nothing_and_keeps_the_spec_of_git_resources(
         "spec": {"exchange": "krakken"},
     }
     kube.kubectl("apply", "-f", "-", stdin=json.dumps(unknown))
-    with running_operator(
-        kubeconfig=kube.admin_kubeconfig,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-        discovery_mode="off",
-    ) as operator:
+    with start_operator(discovery_mode="off") as operator:
         wait_until(
             lambda: (
                 condition(get(kube, "ohlcv", "spot-kraken", namespace), "TargetsFound")

@@ -7,21 +7,11 @@ Real control plane, PostgreSQL and Redis; collector Pods never run here (no kube
 health records are written the way collectors write them (operator_harness.write_health).
 """
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.operator_harness import (
-    CRD,
-    OperatorProcess,
-    add_target,
-    get,
-    running_operator,
-    wait_until,
-    write_health,
-)
+from tests.e2e.operator_harness import OperatorProcess, add_target, get, wait_until, write_health
 from tests.harness.controlplane import ControlPlane
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres, pytest.mark.redis]
@@ -31,24 +21,6 @@ TARGETS = {
     "hyperliquid": {"BTC/USDC:USDC": 3.0, "BTC/USDC": 5.0},
     "bitmex": {"BTC/USD:BTC": 4.0},
 }
-
-
-@pytest.fixture
-def operator(
-    kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    kube.kubectl("apply", "--server-side", "-f", str(CRD))
-    kube.kubectl(
-        "wait", "--for=condition=Established", "crd/ohlcvcollectors.fullon.io", "--timeout=60s"
-    )
-    with running_operator(
-        kubeconfig=kube.admin_kubeconfig,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-    ) as process:
-        yield process
 
 
 def test_swap_and_spot_targets_become_one_resource_per_exchange_with_their_health(

@@ -18,6 +18,7 @@ import pytest
 from tests.e2e.operator_harness import (
     CRD,
     OperatorProcess,
+    StartOperator,
     add_target,
     get,
     running_operator,
@@ -32,21 +33,8 @@ SYMBOLS = ("BTC/USDT", "ETH/USDT")
 
 
 @pytest.fixture
-def operator(
-    kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    kube.kubectl("apply", "--server-side", "-f", str(CRD))
-    kube.kubectl(
-        "wait", "--for=condition=Established", "crd/ohlcvcollectors.fullon.io", "--timeout=60s"
-    )
-    with running_operator(
-        kubeconfig=kube.admin_kubeconfig,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-        discovery_mode="off",
-    ) as process:
+def operator(start_operator: StartOperator) -> Iterator[OperatorProcess]:
+    with start_operator(discovery_mode="off") as process:
         yield process
 
 

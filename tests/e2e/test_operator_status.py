@@ -10,18 +10,17 @@ import json
 import os
 import subprocess
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.operator_harness import (
-    CRD,
     OperatorProcess,
+    StartOperator,
     add_target,
+    condition,
+    events,
     get,
-    running_operator,
     wait_reconciles,
     wait_until,
     write_health,
@@ -31,21 +30,6 @@ from tests.harness.controlplane import ControlPlane
 from tests.harness.tools import free_port, tool
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres, pytest.mark.redis]
-
-
-@pytest.fixture
-def crd(kube: ControlPlane) -> None:
-    kube.kubectl("apply", "--server-side", "-f", str(CRD))
-    kube.kubectl(
-        "wait", "--for=condition=Established", "crd/ohlcvcollectors.fullon.io", "--timeout=60s"
-    )
-
-
-def condition(resource: dict[str, Any] | None, kind: str) -> tuple[str, str] | None:
-    for found in ((resource or {}).get("status") or {}).get("conditions", []):
-        if found["type"] == kind:
-            return found["status"], found["reason"]
-    return None
 
 
 class Watch:
@@ -142,20 +126,6 @@ class Heartbeats:
         self._thread.join(timeout=10)
 
 
-@pytest.fixture
-def operator(
-    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    with running_operator(
-        kubeconfig=kube.admin_kubeconfig,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-    ) as process:
-        yield process
-
-
 def status_writes_while_idle(
     kube: ControlPlane, operator: OperatorProcess, *, namespace: str, name: str, resyncs: int
 ) -> list[dict[str, Any]]:
@@ -201,19 +171,12 @@ def test_status_is_written_on_a_change_of_verdict_not_on_every_heartbeat(
 
 
 def test_the_scale_subresource_counts_existing_pods_and_a_stuck_rollout_is_stalled(
-    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+    kube: ControlPlane, namespace: str, postgres_dsn: str, start_operator: StartOperator
 ) -> None:
     """No kubelet runs here: the ReplicaSet creates the Pod, which never becomes ready, so
     the Deployment exceeds its progress deadline (shortened to 5 s for the test)."""
     add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
-    with running_operator(
-        kubeconfig=kube.admin_kubeconfig,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-        collector_progress_deadline_seconds="5",
-    ) as operator:
+    with start_operator(collector_progress_deadline_seconds="5") as operator:
 
         def scale() -> dict[str, Any]:
             found = kube.kubectl(
@@ -256,19 +219,8 @@ def test_the_scale_subresource_counts_existing_pods_and_a_stuck_rollout_is_stall
         table = kube.kubectl("get", "ohlcv", "-n", namespace).stdout.splitlines()
         assert table[0].split()[6:8] == ["READY", "REASON"]
         assert table[1].split()[6:8] == ["False", "ProgressDeadlineExceeded"]
-        warnings = json.loads(
-            kube.kubectl(
-                "get",
-                "events.events.k8s.io",
-                "-n",
-                namespace,
-                "-o",
-                "json",
-                "--field-selector",
-                "regarding.name=binance,type=Warning",
-            ).stdout
-        )
-        assert "ProgressDeadlineExceeded" in [e["reason"] for e in warnings["items"]]
+        warnings = events(kube, namespace, "binance", event_type="Warning")
+        assert "ProgressDeadlineExceeded" in warnings
 
 
 def test_an_api_server_failing_for_a_while_is_retried_and_never_stalls_the_resource(
