@@ -27,13 +27,16 @@ def crd(kube: ControlPlane) -> None:
 def start_operator(
     kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
 ) -> StartOperator:
-    """`start_operator(**settings)`: running_operator with the admin kubeconfig, this test's
-    namespace, database and Redis, its log in tmp_path/operator.log, and `settings` (the
-    OHLCV_* variables in keyword form, such as discovery_mode="off")."""
+    """`start_operator(**settings)`: running_operator with the admin kubeconfig (or the
+    `kubeconfig` given, such as a ServiceAccount's), this test's namespace, database and
+    Redis, its log in tmp_path/operator.log, and `settings` (the OHLCV_* variables in
+    keyword form, such as discovery_mode="off")."""
 
-    def start(**settings: str) -> AbstractContextManager[OperatorProcess]:
+    def start(
+        *, kubeconfig: Path | None = None, **settings: str
+    ) -> AbstractContextManager[OperatorProcess]:
         return running_operator(
-            kubeconfig=kube.admin_kubeconfig,
+            kubeconfig=kubeconfig or kube.admin_kubeconfig,
             namespace=namespace,
             dsn=postgres_dsn,
             redis_url=redis_url,

@@ -309,20 +309,18 @@ def test_an_autoscaler_drives_the_collectors_through_the_scale_subresource(
 
 
 def test_the_operator_does_its_whole_job_as_the_charts_service_account(
-    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+    kube: ControlPlane,
+    namespace: str,
+    postgres_dsn: str,
+    redis_url: str,
+    start_operator: StartOperator,
 ) -> None:
     chart = REPO_ROOT / "charts/fullon-ohlcv"
     kube.helm("install", "ohlcv", str(chart), "-n", namespace, "--set", "crds.install=false")
     token = kube.service_account_kubeconfig(namespace=namespace, name="ohlcv-operator")
     add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
     write_health(redis_url, exchange="binance", symbols={"BTC/USDT": ("streaming", "streaming", 3)})
-    with running_operator(
-        kubeconfig=token,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-    ) as operator:
+    with start_operator(kubeconfig=token) as operator:
         wait_until(
             lambda: (
                 condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.operator_harness import CRD, add_target, get, running_operator, wait_until
+from tests.e2e.operator_harness import StartOperator, add_target, get, wait_until
 from tests.harness.controlplane import ControlPlane
 from tests.harness.tools import REPO_ROOT
 from tests.harness.waiting import wait_until as wait
@@ -54,9 +54,12 @@ def write_kubeconfig(kube: ControlPlane, path: Path, *, token: str) -> None:
 
 
 def test_discovery_and_status_go_on_after_the_token_is_replaced_and_the_old_one_revoked(
-    kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+    kube: ControlPlane,
+    namespace: str,
+    postgres_dsn: str,
+    tmp_path: Path,
+    start_operator: StartOperator,
 ) -> None:
-    kube.kubectl("apply", "--server-side", "-f", str(CRD))
     chart = REPO_ROOT / "charts/fullon-ohlcv"
     kube.helm("install", "ohlcv", str(chart), "-n", namespace, "--set", "crds.install=false")
     kubeconfig, revoked = tmp_path / "operator.kubeconfig", tmp_path / "revoked.kubeconfig"
@@ -64,13 +67,7 @@ def test_discovery_and_status_go_on_after_the_token_is_replaced_and_the_old_one_
     write_kubeconfig(kube, revoked, token=secret_token(kube, namespace=namespace, name="t1"))
     fresh = secret_token(kube, namespace=namespace, name="t2")
     add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
-    with running_operator(
-        kubeconfig=kubeconfig,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-    ) as operator:
+    with start_operator(kubeconfig=kubeconfig) as operator:
         wait_until(
             lambda: get(kube, "deployment", "binance-collector", namespace) is not None,
             what="discovery with the first token",

@@ -10,7 +10,6 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +20,6 @@ from tests.e2e.operator_harness import (
     StartOperator,
     add_target,
     get,
-    running_operator,
     wait_until,
     write_health,
 )
@@ -131,26 +129,18 @@ def healthz(operator: OperatorProcess) -> tuple[int, dict[str, Any]]:
 
 
 def test_liveness_fails_while_the_api_refuses_the_operator_and_recovers(
-    kube: ControlPlane, namespace: str, postgres_dsn: str, redis_url: str, tmp_path: Path
+    kube: ControlPlane, namespace: str, start_operator: StartOperator
 ) -> None:
     """The operator runs as the chart's ServiceAccount; taking its RoleBinding away stops
     its watches and lists (403): /healthz must fail, so the kubelet restarts it, and pass
     again once the API answers."""
-    kube.kubectl("apply", "--server-side", "-f", str(CRD))
     chart = CRD.parent.parent
     kube.helm("install", "ohlcv", str(chart), "-n", namespace, "--set", "crds.install=false")
     token = kube.service_account_kubeconfig(namespace=namespace, name="ohlcv-operator")
     binding = json.loads(
         kube.kubectl("get", "rolebinding", "ohlcv-operator", "-n", namespace, "-o", "json").stdout
     )
-    with running_operator(
-        kubeconfig=token,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
-        liveness_seconds="6",
-    ) as operator:
+    with start_operator(kubeconfig=token, liveness_seconds="6") as operator:
         wait_until(lambda: healthz(operator)[0] == 200, what="alive", operator=operator)
         kube.kubectl("delete", "rolebinding", "ohlcv-operator", "-n", namespace)
         wait_until(

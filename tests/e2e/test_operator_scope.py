@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.operator_harness import CRD, add_target, get, running_operator, wait_until
+from tests.e2e.operator_harness import (
+    StartOperator,
+    add_target,
+    get,
+    running_operator,
+    wait_until,
+)
 from tests.harness.controlplane import ControlPlane
 from tests.harness.tools import REPO_ROOT
 
@@ -53,8 +59,8 @@ def test_each_scope_grants_exactly_the_namespaces_it_watches(
     postgres_dsn: str,
     redis_url: str,
     tmp_path: Path,
+    start_operator: StartOperator,
 ) -> None:
-    kube.kubectl("apply", "--server-side", "-f", str(CRD))
     watched, unwatched = others
     notes = helm(
         kube,
@@ -112,12 +118,8 @@ def test_each_scope_grants_exactly_the_namespaces_it_watches(
         conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
         return conditions.get("TargetsFound") == "True"
 
-    with running_operator(
+    with start_operator(
         kubeconfig=token,
-        namespace=namespace,
-        dsn=postgres_dsn,
-        redis_url=redis_url,
-        log=tmp_path / "operator.log",
         discovery_mode="off",
         scope="namespaces",
         watch_namespaces=json.dumps([watched]),
