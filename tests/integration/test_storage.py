@@ -18,23 +18,9 @@ from ohlcv_collector.backends.storage import PostgresStorage, open_sql_storage
 from ohlcv_collector.models import SeriesKind, Side, TimeRange
 from ohlcv_collector.ports import Coverage, Storage, WriteBatch, WriteResult
 from tests.harness.services import PostgresServer
-from tests.integration.storage_backends import (
-    BACKENDS,
-    EXCHANGE,
-    SYMBOL,
-    T0,
-    Backend,
-    backend_for,
-    candle,
-    trade,
-)
+from tests.integration.storage_backends import EXCHANGE, SYMBOL, T0, Backend, candle, trade
 
 EVERYTHING = TimeRange(0, 4_102_444_800_000)  # 1970 to 2100
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return backend_for(request, tmp_path)
 
 
 @pytest.fixture

@@ -3,29 +3,15 @@ the previous bin's close. A database written by version 1 is migrated in place o
 backends, keeps its rows, and then stores such bars, while inverted bars stay impossible."""
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from ohlcv_collector.backends.storage import schema
 from ohlcv_collector.models import TimeRange
 from ohlcv_collector.ports import WriteBatch, WriteResult
-from tests.integration.storage_backends import (
-    BACKENDS,
-    EXCHANGE,
-    SYMBOL,
-    T0,
-    Backend,
-    backend_for,
-    candle,
-)
+from tests.integration.storage_backends import EXCHANGE, SYMBOL, T0, Backend, candle
 
 EVERYTHING = TimeRange(0, 4_102_444_800_000)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return backend_for(request, tmp_path)
 
 
 async def write_version_1(backend: Backend) -> None:

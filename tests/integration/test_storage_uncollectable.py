@@ -4,7 +4,6 @@ as holes. A version-2 database is migrated in place on both backends and keeps i
 a kind nobody writes stays impossible."""
 
 import sqlite3
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -12,12 +11,7 @@ import pytest
 from ohlcv_collector.backends.storage import schema
 from ohlcv_collector.models import MINUTE_MS, SeriesKind, TimeRange
 from ohlcv_collector.ports import Coverage, WriteBatch
-from tests.integration.storage_backends import BACKENDS, EXCHANGE, SYMBOL, T0, Backend, backend_for
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return backend_for(request, tmp_path)
+from tests.integration.storage_backends import EXCHANGE, SYMBOL, T0, Backend
 
 
 def minutes(start: int, end: int) -> TimeRange:

@@ -9,7 +9,6 @@ connection); order and coverage kept with their rows; flush() and close().
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -19,22 +18,9 @@ from ohlcv_collector.models import Candle, SeriesKind, TimeRange, Trade
 from ohlcv_collector.ports import Coverage, Storage, WriteBatch, WriteResult
 from ohlcv_collector.runtime.writer import BatchWriter
 from tests.harness.waiting import wait_until_async
-from tests.integration.storage_backends import (
-    BACKENDS,
-    EXCHANGE,
-    SYMBOL,
-    T0,
-    Backend,
-    backend_for,
-    trade,
-)
+from tests.integration.storage_backends import EXCHANGE, SYMBOL, T0, Backend, trade
 
 ALL_TIME = TimeRange(0, 4_102_444_800_000)
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    return backend_for(request, tmp_path)
 
 
 @pytest.fixture
