@@ -9,6 +9,7 @@ from ohlcv_collector.core.coverage import (
     covered_duration,
     exchange_clock,
     holes,
+    lag_ms,
     merge,
     minute_window,
     minutes,
@@ -122,3 +123,27 @@ def test_minutes_lists_whole_minutes_only() -> None:
     assert list(minutes(TimeRange(30_000, 3 * M))) == [M, 2 * M]  # partial first minute
     assert list(minutes(TimeRange(0, 3 * M - 1))) == [0, M]  # partial last minute
     assert list(minutes(r(4, 4))) == []
+
+
+def test_quiet_minutes_inside_the_coverage_are_no_lag() -> None:
+    # The newest trade was at minute 10; minutes 11-14 had none, so the exchange served no
+    # candle, but they are covered (known-empty): the data is current to minute 15.
+    assert lag_ms(now=15 * M + 20_000, newest_candle=10 * M, covered_until=15 * M) == 20_000
+
+
+def test_lag_runs_from_the_newest_candle_when_coverage_is_behind_it() -> None:
+    # A streamed candle is stored before the repair covering its minute.
+    assert lag_ms(now=20 * M, newest_candle=12 * M, covered_until=5 * M) == 7 * M
+
+
+def test_lag_without_a_candle_runs_from_the_coverage_end() -> None:
+    assert lag_ms(now=20 * M, newest_candle=None, covered_until=18 * M) == 2 * M
+
+
+def test_lag_is_unknown_before_anything_is_stored() -> None:
+    assert lag_ms(now=20 * M, newest_candle=None, covered_until=None) is None
+
+
+def test_lag_is_never_negative() -> None:
+    # The local clock running behind data the exchange already served.
+    assert lag_ms(now=3 * M, newest_candle=4 * M, covered_until=6 * M) == 0

@@ -1,12 +1,14 @@
 """``ohlcv-collector status``: how complete each target's candles are, from the database alone.
 
 For every target symbol (of one exchange, or of all): the newest stored candle, how far
-it trails the clock, the share of the backfill window that is stored completely, and the
-number of holes left in it. A range the exchange cannot serve (older than its candle
-history, with no trade history to build it from) is shown as not collectable, not as
-holes, as the collector's health records and /metrics count it (the collector keeps it
-beside the coverage). Everything comes from the targets and the storage's coverage, so
-it works whether or not a collector is running, and agrees with what they store.
+the stored data trails the clock (from the later of that candle's end and the coverage's end:
+covered minutes without a candle had no trades), the share of the backfill window that is
+stored completely, and the number of holes left in it. A range the exchange cannot serve
+(older than its candle history, with no trade history to build it from) is shown as not
+collectable, not as holes, as the collector's health records and /metrics count it (the
+collector keeps it beside the coverage). Everything comes from the targets and the
+storage's coverage, so it works whether or not a collector is running, and agrees with
+what they store.
 """
 
 import argparse
@@ -29,6 +31,7 @@ from ohlcv_collector.core.coverage import (
     covered_duration,
     exchange_clock,
     holes,
+    lag_ms,
 )
 from ohlcv_collector.core.formatting import format_lag, format_utc_ms
 from ohlcv_collector.core.progress import progress_of
@@ -122,13 +125,14 @@ async def report(storage: Storage, target: Target, *, now: int) -> SymbolReport:
             exchange=target.exchange, symbol=target.symbol, window=recent
         )
         newest = candles[-1].start if candles else None
+    lag = lag_ms(now=now, newest_candle=newest, covered_until=covered[-1].end if covered else None)
     return SymbolReport(
         exchange=target.exchange,
         symbol=target.symbol,
         backtest_days=target.backtest_days,
         newest_candle=None if newest is None else format_utc_ms(newest),
         newest_candle_ms=newest,
-        lag_seconds=None if newest is None else max(0, now - newest - MINUTE_MS) / 1000,
+        lag_seconds=None if lag is None else lag / 1000,
         backfill_progress=round(progress_of(window=window, covered=settled), 6),
         holes=len(holes(window=window, covered=settled)),
         not_collectable_seconds=covered_duration(window=window, covered=uncollectable) / 1000,

@@ -61,6 +61,20 @@ def exchange_clock(*, clock: int, covered: Iterable[TimeRange]) -> int:
     return max(clock, max((r.end for r in covered), default=clock))
 
 
+def lag_ms(*, now: int, newest_candle: int | None, covered_until: int | None) -> int | None:
+    """How far stored candles trail `now`: the time since the later of the newest candle's
+    end and the end of the candle coverage, None before either exists.
+
+    Exchanges such as Hyperliquid serve no candle for a minute without trades, and covered
+    minutes without a candle are known-empty, so the data is current up to the coverage's
+    end; measuring from the newest candle alone would call a quiet market a lagging
+    collector (stale-lag threshold, Lagging alert, lag-based autoscaling).
+    """
+    candle_end = None if newest_candle is None else newest_candle + MINUTE_MS
+    ends = [end for end in (candle_end, covered_until) if end is not None]
+    return max(0, now - max(ends)) if ends else None
+
+
 def collection_window(*, now: int, end: int, days: int) -> TimeRange:
     """The `days` before the exchange's current minute, up to `end`: what a target's
     `backtest` asks to keep complete.

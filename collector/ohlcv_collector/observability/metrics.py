@@ -30,7 +30,8 @@ ROWS_REJECTED = Counter(
 )
 LAG_SECONDS = Gauge(
     "ohlcv_collector_lag_seconds",
-    "Seconds between the exchange's clock and the end of the newest stored candle.",
+    "Seconds between the exchange's clock and the end of the newest stored candle or of the"
+    " candle coverage, whichever is later (covered minutes without a candle had no trades).",
     _SERIES,
     registry=REGISTRY,
 )

@@ -72,7 +72,7 @@ class SymbolReporter:
         self.lag()
 
     def lag(self) -> None:
-        """How far the newest stored candle trails the exchange's clock."""
+        """How far the stored candles trail the exchange's clock (see core.coverage.lag_ms)."""
         lag = self.status.lag_ms(local_now=now_ms())
         if lag is not None:
             metrics.LAG_SECONDS.labels(**self.labels).set(lag / 1000)

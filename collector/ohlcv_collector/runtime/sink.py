@@ -91,6 +91,8 @@ class SymbolSink:
         for kind, parts in coverage.items():
             if parts:
                 self.coverage[kind] = merge([*self.coverage.get(kind, []), *parts])
+        for part in coverage[SeriesKind.CANDLES]:
+            self.status.saw_candle_coverage(part.end)
         for candle in good_candles:
             self.status.saw_candle(candle.start)
         for trade in good_trades:

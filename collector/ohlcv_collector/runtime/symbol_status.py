@@ -7,8 +7,8 @@ to ask a running task what it is doing.
 
 from dataclasses import dataclass
 
+from ohlcv_collector.core.coverage import lag_ms
 from ohlcv_collector.core.phases import Phase
-from ohlcv_collector.models import MINUTE_MS
 
 
 @dataclass(slots=True)
@@ -22,6 +22,7 @@ class SymbolStatus:
     backfill_progress: float = 0.0
     backfill_eta_seconds: float | None = None
     newest_candle: int | None = None
+    covered_until: int | None = None  # end of the stored candle coverage
     newest_trade: int | None = None
     reconnects: int = 0
     last_error: str | None = None
@@ -34,6 +35,12 @@ class SymbolStatus:
         if self.newest_candle is None or start > self.newest_candle:
             self.newest_candle = start
 
+    def saw_candle_coverage(self, end: int) -> None:
+        """Remember the end of the stored candle coverage: minutes before it without a
+        candle are known-empty, so the data is current up to it."""
+        if self.covered_until is None or end > self.covered_until:
+            self.covered_until = end
+
     def saw_trade(self, time: int) -> None:
         """Remember the newest stored trade's time."""
         if self.newest_trade is None or time > self.newest_trade:
@@ -42,10 +49,13 @@ class SymbolStatus:
     def lag_ms(self, *, local_now: int) -> int | None:
         """How far the stored candles trail the exchange's clock (the local clock moved by
         the last known offset, so /metrics and the health record agree however far the two
-        clocks drift apart): its now minus the newest bar's end."""
-        if self.newest_candle is None:
-            return None
-        return max(0, local_now + self.clock_offset_ms - (self.newest_candle + MINUTE_MS))
+        clocks drift apart): its now minus the end of the newest bar or of the candle
+        coverage, whichever is later (see core.coverage.lag_ms)."""
+        return lag_ms(
+            now=local_now + self.clock_offset_ms,
+            newest_candle=self.newest_candle,
+            covered_until=self.covered_until,
+        )
 
     def describe(self) -> str:
         """The message a person reads: what is happening, with progress while backfilling."""
