@@ -1,13 +1,15 @@
 """Fixtures the integration tests share.
 
-`backend` is here once so that every storage and writer test runs the same way on both
-backends (SQLite, and PostgreSQL where the postgres mark is selected).
+`backend` and `database` are here once so that every storage, writer and collector test
+runs the same way on both backends (SQLite, and PostgreSQL where the postgres mark is
+selected).
 """
 
 from pathlib import Path
 
 import pytest
 
+from tests.integration.collector_harness import Database, database_for
 from tests.integration.storage_backends import BACKENDS, Backend, backend_for
 
 
@@ -15,3 +17,10 @@ from tests.integration.storage_backends import BACKENDS, Backend, backend_for
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """The storage backend under test: the test runs once on each."""
     return backend_for(request, tmp_path)
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """The collector's database, by `@pytest.mark.parametrize("database", BACKENDS,
+    indirect=True)`: the collector tests say which of their tests run on both."""
+    return database_for(request, tmp_path)

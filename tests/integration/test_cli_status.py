@@ -12,7 +12,6 @@ from tests.integration.collector_harness import (
     Database,
     Lab,
     add_target,
-    database_for,
     init_db,
     must,
     ohlcv,
@@ -20,11 +19,6 @@ from tests.integration.collector_harness import (
 )
 
 COLLECTED = ("BTC/USD", "BTC/USDC")
-
-
-@pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    return database_for(request, tmp_path)
 
 
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)

@@ -21,7 +21,6 @@ from tests.integration.collector_harness import (
     Window,
     add_target,
     collection_window,
-    database_for,
     init_db,
     remove_target,
     wait_backfilled,
@@ -30,11 +29,6 @@ from tests.integration.collector_harness import (
 SYMBOLS = ("BTC/USD", "BTC/USDC", "BTC/USDT")
 # Recorded time at which Kraken BTC/USDT has trades in most of the following minutes.
 KRAKEN_BUSY_MINUTES = "2025-11-10T18:26:00Z"
-
-
-@pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    return database_for(request, tmp_path)
 
 
 @pytest.mark.parametrize("database", BACKENDS, indirect=True)

@@ -26,7 +26,6 @@ from tests.integration.collector_harness import (
     Database,
     Lab,
     add_target,
-    database_for,
     init_db,
     must,
     ohlcv,
@@ -37,11 +36,6 @@ pytestmark = [pytest.mark.redis]
 
 SYMBOL = "BTC/USDC:USDC"
 EXCHANGE = "hyperliquid"
-
-
-@pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    return database_for(request, tmp_path)
 
 
 def status_of(database: Database) -> dict[str, object]:

@@ -17,7 +17,6 @@ from tests.integration.collector_harness import (
     Lab,
     add_target,
     collection_window,
-    database_for,
     init_db,
     ohlcv,
     wait_backfilled,
@@ -25,11 +24,6 @@ from tests.integration.collector_harness import (
 from tests.replay_exchange.datasets import DEFAULT_FILES, shared_data_dir
 
 HEALTHY = ("BTC/USD", "BTC/USDT")
-
-
-@pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
-    return database_for(request, tmp_path)
 
 
 def test_an_exchange_ccxt_does_not_know_fails_with_one_clear_line(tmp_path: Path) -> None:
