@@ -15,7 +15,7 @@ from tests.harness.tools import REPO_ROOT
 from tests.harness.waiting import wait_until
 
 SCRIPT = REPO_ROOT / "examples" / "embedded-demo.sh"
-ROW = re.compile(r"^(binance|kraken)\s+(BTC/\S+)\s+(\S+)\s+(\S+)\s+([\d.]+)%\s+(\d+)$")
+ROW = re.compile(r"^(binance|kraken)\s+(BTC/\S+)\s+(\S+)\s+(\S+)\s+([\d.]+)%\s+(\d+)\s+(\S+)$")
 
 
 def free_port_pair() -> int:
@@ -61,11 +61,12 @@ def session_members(session: int) -> list[str]:
     return found
 
 
-def status_tables(output: str) -> list[dict[tuple[str, str], tuple[str, float, int]]]:
-    """Each status table printed: (exchange, symbol) -> (newest candle, backfill %, holes)."""
+def status_tables(output: str) -> list[dict[tuple[str, str], tuple[str, float, int, str]]]:
+    """Each status table printed: (exchange, symbol) -> (newest candle, backfill %, holes,
+    not collectable)."""
     return [
         {
-            (m[1], m[2]): (m[3], float(m[5]), int(m[6]))
+            (m[1], m[2]): (m[3], float(m[5]), int(m[6]), m[7])
             for m in (ROW.match(line.strip()) for line in block.splitlines())
             if m
         }
@@ -82,8 +83,10 @@ def test_the_demo_collects_every_target_and_stops_everything_it_started(tmp_path
     first, last = tables[0], tables[-1]
     targets = {(e, s) for e in ("binance", "kraken") for s in ("BTC/USDT", "BTC/USD")}
     assert set(last) == targets, output
-    for target, (newest, backfilled, holes) in last.items():
-        assert (backfilled, holes) == (100.0, 0), f"{target} incomplete\n{output}"
+    for target, (newest, backfilled, holes, not_collectable) in last.items():
+        assert (backfilled, holes, not_collectable) == (100.0, 0, "-"), (
+            f"{target} incomplete\n{output}"
+        )
         assert newest > first[target][0], f"{target}: no newer candle streamed\n{output}"
     assert "demo files (database, logs) are in" in output
     assert session_members(demo.pid) == []
