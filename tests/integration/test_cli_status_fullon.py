@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from ohlcv_collector.cli import main
-from ohlcv_collector.models import MINUTE_MS, Candle, SeriesKind, TimeRange, floor_minute, now_ms
+from ohlcv_collector.models import (
+    DAY_MS,
+    MINUTE_MS,
+    Candle,
+    SeriesKind,
+    TimeRange,
+    floor_minute,
+    now_ms,
+)
 from ohlcv_collector.ports import Coverage, WriteBatch
 from ohlcv_collector.runtime import assembly
 from tests.integration.fullon_doubles import seed_orm
@@ -55,8 +63,10 @@ def test_status_reports_the_candles_the_fullon_backends_store(
 
     assert code == 0
     rows = {row["symbol"]: row for row in json.loads(capsys.readouterr().out)}
-    window_end = end - MINUTE_MS  # the newest closed minute is left to the stream
-    stored_in_window = window_end - covered.start
+    # The window starts a day before the exchange's now (the coverage's end) and ends before
+    # the newest closed minute, which is left to the stream.
+    window = TimeRange(end - DAY_MS, end - MINUTE_MS)
+    stored_in_window = window.end - covered.start
     assert rows == {
         "BTC/USD": {
             "exchange": "binance", "symbol": "BTC/USD", "backtest_days": 1,
@@ -67,7 +77,8 @@ def test_status_reports_the_candles_the_fullon_backends_store(
             "exchange": "binance", "symbol": "BTC/USDT", "backtest_days": 1,
             "newest_candle": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(newest / 1000)),
             "newest_candle_ms": newest, "lag_seconds": 0.0,
-            "backfill_progress": round(stored_in_window / 86_400_000, 6), "holes": 1,
+            "backfill_progress": round(stored_in_window / (window.end - window.start), 6),
+            "holes": 1,
             "not_collectable_seconds": 0.0,
         },
     }  # fmt: skip
