@@ -165,6 +165,7 @@ class ExchangeRefusalError(Exception):
     `{"error": ...}`): an ordinary answer of the exchange, not a fault of the replay."""
 
     def reply(self) -> Reply:
+        """The answer in the exchange's own format: each exchange's refusal defines it."""
         raise NotImplementedError
 
 
