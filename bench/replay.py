@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import signal
 import ssl
 import string
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 from aiohttp import web
 
 from tests.harness.certs import CertificateAuthority
-from tests.replay_exchange.cli import config_from, parser
+from tests.replay_exchange.cli import config_from, parser, serve_until_signalled
 from tests.replay_exchange.markets import Market
 from tests.replay_exchange.server import ReplayServer
 
@@ -136,14 +135,7 @@ async def serve(server: BenchReplay, *, host: str, port: int) -> None:
     listening = {"event": "listening", "port": server.port, "ccxt_urls": server.ccxt_urls(),
                  "tls_port": server.tls_port}  # fmt: skip
     print(json.dumps(listening), flush=True)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
-    try:
-        await stopping.wait()
-    finally:
-        await server.stop()
+    await serve_until_signalled(server)
 
 
 def main() -> None:

@@ -147,6 +147,11 @@ async def run(server: ReplayServer, *, host: str, port: int) -> None:
         ),
         flush=True,
     )
+    await serve_until_signalled(server)
+
+
+async def serve_until_signalled(server: ReplayServer) -> None:
+    """Serve until SIGINT or SIGTERM, then stop cleanly (closing streams, writing ground truth)."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
