@@ -1,11 +1,11 @@
 """The kopf wiring: which events trigger a reconcile, and the operator's lifetime.
 
 Of several operator replicas only the holder of the Lease (leader.py) acts: discovery,
-resync and reconciles run in the leader only; the others watch and wait to take over.
-Handlers are thin and return None. Only event handlers are used (the periodic resync is
-a loop of the operator's own, resync_loop.py), so kopf keeps no progress annotations or
-finalizers on the resources: GitOps tools see only what their authors and the status
-writer put there, and deleting a resource never waits for a running operator.
+resync, the health watch and reconciles run in the leader only; the others watch and wait
+to take over. Handlers are thin and return None. Only event handlers are used (the periodic
+resync and the health watch are loops of the operator's own), so kopf keeps no progress
+annotations or finalizers on the resources: GitOps tools see only what their authors and
+the status writer put there, and deleting a resource never waits for a running operator.
 Deployments carry the resource as their controller owner, so deleting a resource
 garbage-collects its collectors.
 """
@@ -24,6 +24,7 @@ from aiohttp import web
 from ohlcv_collector.observability.http import start_probe_server
 from ohlcv_operator import metrics
 from ohlcv_operator.discovery_loop import discovery_loop
+from ohlcv_operator.health_watch import health_watch_loop
 from ohlcv_operator.kube import KubeClient
 from ohlcv_operator.leader import LeaderElection
 from ohlcv_operator.liveness import CHECK_SECONDS, ApiLiveness, keep_checking
@@ -87,8 +88,10 @@ class OperatorState:
 
     async def _lead(self) -> None:
         """Leading: discover, and reconcile everything at once (events that came while
-        standing by were not acted on), then on the resync timer."""
+        standing by were not acted on), then on the resync timer, and whatever the health
+        watch finds changed in between."""
         assert self.kube is not None
+        assert self.reconciler is not None
         self.tasks += [
             asyncio.create_task(
                 discovery_loop(kube=self.kube, sources=self.sources, settings=self.settings),
@@ -97,6 +100,15 @@ class OperatorState:
             asyncio.create_task(
                 resync_loop(kube=self.kube, reconcile=self.reconcile, settings=self.settings),
                 name="resync",
+            ),
+            asyncio.create_task(
+                health_watch_loop(
+                    reconciler=self.reconciler,
+                    sources=self.sources,
+                    reconcile=self.reconcile,
+                    settings=self.settings,
+                ),
+                name="health-watch",
             ),
         ]
 

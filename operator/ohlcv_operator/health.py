@@ -72,6 +72,30 @@ def judge(report: SymbolReport | None, *, symbol: str, stale_lag_seconds: int) -
 
 
 @dataclass(frozen=True, slots=True)
+class HealthFingerprint:
+    """What of a snapshot the status judges: how many collectors live and each reported
+    symbol's verdict. The lag figures and messages move with every heartbeat and are left
+    out, so two snapshots with the same fingerprint need no new reconcile (a moved figure or
+    message waits for the resync)."""
+
+    collectors_alive: int
+    verdicts: tuple[tuple[str, Verdict], ...]
+
+
+def fingerprint(*, snapshot: HealthSnapshot, stale_lag_seconds: int) -> HealthFingerprint:
+    """The fingerprint of `snapshot` with the stale-lag threshold the status uses. Only the
+    reported symbols are judged: a target nobody reports is stale whatever the snapshot
+    says, until its record appears, which changes the fingerprint."""
+    return HealthFingerprint(
+        collectors_alive=snapshot.collectors_alive,
+        verdicts=tuple(
+            (symbol, judge(report, symbol=symbol, stale_lag_seconds=stale_lag_seconds).verdict)
+            for symbol, report in sorted(snapshot.symbols.items())
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class HealthSummary:
     """The `.status.health` of a resource."""
 

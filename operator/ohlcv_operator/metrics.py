@@ -48,6 +48,16 @@ RECONCILE_SECONDS = Histogram(
 DISCOVERY_ERRORS = Counter(
     "ohlcv_operator_discovery_errors", "Discovery rounds that failed.", registry=REGISTRY
 )
+HEALTH_POLLS = Counter(
+    "ohlcv_operator_health_polls",
+    "Rounds of the health watch that read every resource's health from Redis.",
+    registry=REGISTRY,
+)
+HEALTH_POLL_ERRORS = Counter(
+    "ohlcv_operator_health_poll_errors",
+    "Rounds of the health watch that failed (retried at the next round).",
+    registry=REGISTRY,
+)
 TARGETS = Gauge(
     "ohlcv_operator_targets",
     "Target symbols in the database, by exchange.",

@@ -10,11 +10,13 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ohlcv_operator import metrics
 from ohlcv_operator.desired import desired_deployment
+from ohlcv_operator.health import HealthFingerprint, fingerprint
 from ohlcv_operator.kube import KubeClient, KubeError
 from ohlcv_operator.pods import pod_failures
 from ohlcv_operator.settings import OperatorSettings
@@ -62,6 +64,16 @@ def deployment_state(deployment: dict[str, Any]) -> DeploymentState:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class JudgedHealth:
+    """The health a resource's last reconcile judged (None: Redis could not be read)."""
+
+    namespace: str
+    name: str
+    exchange: str
+    fingerprint: HealthFingerprint | None
+
+
 class Reconciler:
     """Reconciles OhlcvCollectors, one at a time each (a resource's namespace is its own)."""
 
@@ -82,6 +94,13 @@ class Reconciler:
         self._figures_at: dict[str, float] = {}
         # The exchange each resource reported metrics for, to drop them when it is deleted.
         self._exchanges: dict[str, str] = {}
+        # The health each resource's status last judged, for the health watch.
+        self._judged: dict[str, JudgedHealth] = {}
+
+    def judged(self) -> list[JudgedHealth]:
+        """The health last judged for each resource with a valid spec (health_watch.py
+        reconciles those whose health has changed since)."""
+        return list(self._judged.values())
 
     async def reconcile(self, *, namespace: str, name: str) -> None:
         """Bring one resource's Deployment and status in line with what is observed."""
@@ -105,6 +124,7 @@ class Reconciler:
             if ref in self._exchanges:
                 metrics.forget(self._exchanges.pop(ref))
             self._figures_at.pop(ref, None)
+            self._judged.pop(ref, None)
             return
         metadata = body["metadata"]
         seen, created = await self._observe(body)
@@ -129,6 +149,7 @@ class Reconciler:
             await self._event(body, kind=kind, reason=reason, message=message)
         exchange = seen.spec.exchange if seen.spec else metadata["name"]
         self._exchanges[ref] = exchange
+        self._remember_health(ref=ref, seen=seen)
         if seen.targets is not None:
             metrics.TARGETS.labels(exchange=exchange).set(len(seen.targets))
         health = status.get("health") or {}
@@ -137,6 +158,19 @@ class Reconciler:
             health.get("symbolsStale", 0) + health.get("symbolsError", 0)
         )
         metrics.SYMBOLS_PAUSED.labels(exchange=exchange).set(health.get("symbolsPaused", 0))
+
+    def _remember_health(self, *, ref: str, seen: Observation) -> None:
+        """Remember the health judged, once the status saying it is written."""
+        if seen.spec is None:
+            self._judged.pop(ref, None)  # nothing is collected: no health to watch
+            return
+        judged = None
+        if seen.health is not None:
+            judged = fingerprint(
+                snapshot=seen.health, stale_lag_seconds=self._settings.stale_lag_seconds
+            )
+        namespace, name = ref.split("/", 1)
+        self._judged[ref] = JudgedHealth(namespace, name, seen.spec.exchange, judged)
 
     def _worth_writing(self, *, ref: str, change: Change) -> bool:
         """Write meaningful changes at once, moved lag figures once per status_refresh_seconds."""

@@ -54,6 +54,12 @@ class OperatorSettings(BaseSettings):
     discovery_interval_seconds: float = Field(default=60.0, gt=0)
     prune: bool = False
     resync_seconds: float = Field(default=30.0, gt=0, description="periodic reconcile interval")
+    health_poll_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="how often the collectors' health is read from Redis; a resource is"
+        " reconciled only when what its status judges changed",
+    )
     liveness_seconds: float = Field(
         default=SILENCE_LIMIT_SECONDS,
         gt=0,

@@ -189,6 +189,7 @@ def test_operator_deployment_follows_the_contract(kube: ControlPlane) -> None:
         "OHLCV_WATCH_NAMESPACES": "[]",
         "OHLCV_LEADER_LEASE_NAME": "ohlcv-operator",
         "OHLCV_RESYNC_SECONDS": "30",
+        "OHLCV_HEALTH_POLL_SECONDS": "10",
         "OHLCV_STATUS_REFRESH_SECONDS": "300",
         "OHLCV_COLLECTOR_PROGRESS_DEADLINE_SECONDS": "600",
         "OHLCV_COLLECTOR_CONNECTION": json.dumps(
@@ -481,6 +482,11 @@ SCHEMA_REJECTIONS = [
         ["--set", "image.pullPolicy=Sometimes"],
         "at '/image/pullPolicy': value must be one of 'Always', 'IfNotPresent', 'Never'",
         id="bad-pull-policy",
+    ),
+    pytest.param(
+        ["--set", "operator.healthPollSeconds=0"],
+        "at '/operator/healthPollSeconds': minimum: got 0, want 1",
+        id="health-poll-of-zero",
     ),
     pytest.param(
         [

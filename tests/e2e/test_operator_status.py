@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -168,6 +169,75 @@ def test_status_is_written_on_a_change_of_verdict_not_on_every_heartbeat(
             operator=operator,
             timeout=15,
         )
+
+
+def health_polls(operator: OperatorProcess, *, count: int) -> None:
+    """Until `operator`'s health watch has finished `count` more rounds."""
+    target = operator.counter("ohlcv_operator_health_polls") + count
+    wait_until(
+        lambda: operator.counter("ohlcv_operator_health_polls") >= target,
+        what=f"{count} more health polls",
+        operator=operator,
+    )
+
+
+def test_a_health_change_shows_between_resyncs_and_unchanged_health_costs_no_request(
+    kube: ControlPlane,
+    namespace: str,
+    postgres_dsn: str,
+    redis_url: str,
+    start_operator: StartOperator,
+) -> None:
+    """The resync runs every 300 s here, so only the health watch (every 0.5 s) can bring a
+    change to the status in time; while the heartbeats only move the lag, it must neither
+    reconcile nor write."""
+    for symbol in ("BTC/USDT", "ETH/USDT"):
+        add_target(postgres_dsn, exchange="binance", symbol=symbol)
+    beats = {"BTC/USDT": "streaming", "ETH/USDT": "streaming"}
+    with (
+        start_operator(resync_seconds="300", health_poll_seconds="0.5") as operator,
+        Heartbeats(redis_url, exchange="binance", symbols=beats) as heartbeats,
+    ):
+        wait_until(
+            lambda: (
+                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
+                == ("True", "AllSymbolsHealthy")
+            ),
+            what="both symbols healthy",
+            operator=operator,
+        )
+
+        def settled() -> bool:  # what came with the Deployment (its Pod count) is written
+            before = operator.reconciles()
+            health_polls(operator, count=2)
+            return operator.reconciles() == before
+
+        wait_until(settled, what="no reconcile for two health polls", operator=operator)
+        reconciles = operator.reconciles()
+        watch = Watch(kube, kind="ohlcv", name="binance", namespace=namespace)
+        health_polls(operator, count=20)  # over three minutes of the default 10 s polls
+        assert watch.stop() == []
+        assert operator.reconciles() == reconciles  # no reconcile, so no API request of its own
+        heartbeats.phases["ETH/USDT"] = "error"
+        write_health(
+            redis_url,
+            exchange="binance",
+            symbols={
+                "BTC/USDT": ("streaming", "streaming", 3.0),
+                "ETH/USDT": ("error", "error", 3.0),
+            },
+        )
+        changed = time.monotonic()
+        wait_until(
+            lambda: (
+                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
+                == ("False", "SymbolsUnhealthy")
+            ),
+            what="the failing symbol in the status long before the next resync",
+            operator=operator,
+            timeout=15,
+        )
+        print(f"health change to status: {time.monotonic() - changed:.2f} s (resync 300 s)")
 
 
 def test_the_scale_subresource_counts_existing_pods_and_a_stuck_rollout_is_stalled(
