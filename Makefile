@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# pytest-xdist workers for make test: most tests wait on servers and clocks, not the CPU
+TEST_WORKERS ?= 3
 DEMO_SECONDS ?=
 DEMO_NETNS ?= ohlcv-demo
 BENCH ?= full
@@ -18,7 +20,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 test: venv tools image lint ## set everything up, then run the whole suite (real PostgreSQL, Redis, Kubernetes node)
-	$(BIN)/python -m tests.harness.netns -- $(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/python -m tests.harness.netns -- $(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 demo: venv tools image ## the main job on a real single-node cluster: helm install, collectors as Pods, live status (Ctrl-C stops it)
 	OHLCV_NETNS_NAME=$(DEMO_NETNS) $(BIN)/python -m tests.harness.netns -- $(BIN)/python -m examples.demo $(DEMO_SECONDS)
