@@ -11,6 +11,7 @@ import os
 import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from tests.e2e.operator_harness import (
     condition,
     events,
     get,
+    running_operator,
     wait_reconciles,
     wait_until,
     write_health,
@@ -238,6 +240,42 @@ def test_a_health_change_shows_between_resyncs_and_unchanged_health_costs_no_req
             timeout=15,
         )
         print(f"health change to status: {time.monotonic() - changed:.2f} s (resync 300 s)")
+
+
+def test_failed_health_polls_are_counted_and_the_watch_keeps_polling(
+    kube: ControlPlane, crd: None, namespace: str, postgres_dsn: str, tmp_path: Path
+) -> None:
+    """Redis refuses every connection: each poll fails, is logged and counted, and the next
+    one still runs (so health shows again once Redis is back); the status says why health is
+    unknown."""
+    add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
+    with running_operator(
+        kubeconfig=kube.admin_kubeconfig,
+        namespace=namespace,
+        dsn=postgres_dsn,
+        redis_url=f"redis://127.0.0.1:{free_port()}",
+        log=tmp_path / "operator.log",
+        health_poll_seconds="0.5",
+    ) as operator:
+        wait_until(
+            lambda: (
+                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
+                == ("Unknown", "HealthUnavailable")
+            ),
+            what="the status says health cannot be read",
+            operator=operator,
+        )
+        errors = "ohlcv_operator_health_poll_errors"
+        wait_until(lambda: operator.counter(errors) >= 1, what="a failed poll", operator=operator)
+        polls, failed = operator.counter("ohlcv_operator_health_polls"), operator.counter(errors)
+        wait_until(
+            lambda: operator.counter(errors) >= failed + 3,
+            what="three more failed health polls",
+            operator=operator,
+        )
+        assert operator.counter("ohlcv_operator_health_polls") == polls  # none got through
+        assert operator.process.poll() is None
+        assert "health poll failed" in operator.log.read_text()
 
 
 def test_the_scale_subresource_counts_existing_pods_and_a_stuck_rollout_is_stalled(
