@@ -111,7 +111,10 @@ class Lab:
         """`ohlcv-collector run` for one exchange, in its own process."""
         env = clean_environment() | {
             "OHLCV_CCXT_URLS": json.dumps(ccxt_urls),
-            "OHLCV_CCXT_OPTIONS": json.dumps(ccxt_options or {"enableRateLimit": False}),
+            # {} is ccxt's own pacing (the rate-limited runs); None leaves pacing off
+            "OHLCV_CCXT_OPTIONS": json.dumps(
+                {"enableRateLimit": False} if ccxt_options is None else ccxt_options
+            ),
             "OHLCV_HTTP_HOST": "127.0.0.1",
             "OHLCV_HTTP_PORT": str(free_port()),
             "OHLCV_TARGETS_REFRESH_SECONDS": "2",

@@ -13,20 +13,38 @@ from ohlcv_collector.models import Candle, Side, Trade
 
 _NAN = Decimal("NaN")
 
+# The decimals of floats already seen. Converting is the collector's largest own cost per
+# row (a backfill converts five numbers per candle), and prices repeat: a bar opens at the
+# previous close and trades cluster on a few price levels. Decimals are immutable, so
+# sharing one is safe; the memo is emptied when full, which bounds its memory (~10 MB).
+_DECIMALS: dict[float, Decimal] = {}
+_DECIMALS_KEPT = 65_536
+
 
 def decimal_of(value: Any) -> Decimal:
     """The exact decimal of a ccxt number, or NaN when there is none."""
+    if type(value) is float:
+        found = _DECIMALS.get(value)
+        if found is None:
+            if len(_DECIMALS) >= _DECIMALS_KEPT:
+                _DECIMALS.clear()
+            # -0.0 == 0.0 share an entry: the same number, which is all storage keeps.
+            found = _DECIMALS[value] = Decimal(repr(value))
+        return found
     if value is None or isinstance(value, bool):
         return _NAN
     try:
-        return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+        return Decimal(str(value))
     except (InvalidOperation, ValueError):
         return _NAN
 
 
 def candle_of(row: Any, *, exchange: str, symbol: str) -> Candle:
     """A candle from ccxt's `[timestamp, open, high, low, close, volume]`."""
-    values = list(row) + [None] * (6 - len(row)) if isinstance(row, list | tuple) else [None] * 6
+    if isinstance(row, list | tuple) and len(row) >= 6:
+        values = row
+    else:
+        values = [*row, *[None] * 6][:6] if isinstance(row, list | tuple) else [None] * 6
     start = values[0] if isinstance(values[0], int) else -1
     return Candle(
         exchange=exchange,
