@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.lab import Lab
 from bench.measure import peak_rss_mb
 from ohlcv_collector.backends.targets import SqlTargetEditor
+from ohlcv_operator.spec import deployment_name
 from tests.e2e.operator_harness import CRD, running_operator, write_health
 from tests.harness.controlplane import ControlPlane
 from tests.harness.waiting import wait_until_async
@@ -86,7 +87,24 @@ async def one(lab: Lab, kube: ControlPlane, *, exchanges: int, idle: float, run:
 
         await _until(converged, within=300, what="every Deployment and status", log=operator)
         converged_s = time.monotonic() - began
-        await asyncio.sleep(5)  # let the last writes of the start land
+
+        def settled() -> bool:
+            """The controller manager has caught up (ReplicaSets and Pods made, Deployment
+            status final) and each status shows it: what is written after this is idle."""
+            deployments = {d["metadata"]["name"]: d for d in listed(kube, "deployments", namespace)}
+            for resource in listed(kube, "ohlcvcollectors", namespace):
+                deployment = deployments.get(deployment_name(resource["metadata"]["name"]))
+                if deployment is None:
+                    return False
+                status = deployment.get("status") or {}
+                if (status.get("observedGeneration") != deployment["metadata"]["generation"]
+                        or status.get("replicas", 0) != deployment["spec"]["replicas"]
+                        or (resource.get("status") or {}).get("replicas", 0)
+                        != status.get("replicas", 0)):  # fmt: skip
+                    return False
+            return True
+
+        await _until(settled, within=300, what="Deployments and statuses settled", log=operator)
         before, idle_began = requests_by_verb(kube), time.monotonic()
         await asyncio.sleep(idle)
         after, idle_s = requests_by_verb(kube), time.monotonic() - idle_began

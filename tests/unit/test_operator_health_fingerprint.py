@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ohlcv_operator.health import HealthSnapshot, SymbolReport, Verdict, fingerprint
+from ohlcv_operator.health import HealthSnapshot, Verdict, fingerprint
 from ohlcv_operator.spec import CollectorSpec
 from ohlcv_operator.status import (
     Change,
@@ -20,22 +20,10 @@ from ohlcv_operator.status import (
     classify_change,
     compute_status,
 )
+from tests.unit.operator_samples import report
 
 THRESHOLD = 300
 TARGETS = ["BTC/USDT", "ETH/USDT", "SOL/USDT"]  # SOL/USDT: a target nobody reports yet
-
-
-def report(symbol: str, **changes: Any) -> SymbolReport:
-    values: dict[str, Any] = {
-        "symbol": symbol,
-        "status": "running",
-        "message": "streaming",
-        "stale": False,
-        "backfilling": False,
-        "lag_seconds": 4.0,
-        "newest_candle": "2026-11-21T10:00:00Z",
-    }
-    return SymbolReport(**(values | changes))
 
 
 BASE = HealthSnapshot(

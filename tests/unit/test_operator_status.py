@@ -8,7 +8,7 @@ import yaml
 from ohlcv_collector.core.formatting import format_lag
 from ohlcv_operator.conditions import find
 from ohlcv_operator.discovery import ExistingResource, plan_discovery
-from ohlcv_operator.health import UNHEALTHY_LISTED, HealthSnapshot, SymbolReport, Verdict, judge
+from ohlcv_operator.health import UNHEALTHY_LISTED, HealthSnapshot, Verdict, judge
 from ohlcv_operator.settings import DiscoveryMode
 from ohlcv_operator.spec import CollectorSpec
 from ohlcv_operator.status import (
@@ -20,6 +20,7 @@ from ohlcv_operator.status import (
     targets_hash,
     transitions,
 )
+from tests.unit.operator_samples import report
 
 SETTLED = DeploymentState(desired=2, existing=2, ready=2, updated=2, observed_current=True)
 
@@ -35,20 +36,6 @@ def rollout(
         observed_current=True,
         stuck=stuck,
     )
-
-
-def report(symbol: str, **changes: Any) -> SymbolReport:
-    values: dict[str, Any] = {
-        "symbol": symbol,
-        "status": "running",
-        "message": "streaming",
-        "stale": False,
-        "backfilling": False,
-        "lag_seconds": 4.0,
-        "newest_candle": "2026-11-21T10:00:00Z",
-    }
-    values.update(changes)
-    return SymbolReport(**values)
 
 
 def observe(**changes: Any) -> Observation:
