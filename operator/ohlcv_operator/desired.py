@@ -2,11 +2,14 @@
 
 The result is the whole intent of the operator for that Deployment, applied with
 server-side apply under one field manager: fields it does not mention stay with
-whoever set them, and applying the same intent twice changes nothing.
+whoever set them, and applying the same intent twice changes nothing. It carries a
+digest of itself (drift.stamped), which tells a live Deployment applied with this very
+intent from one that still has fields the operator has dropped since.
 """
 
 from typing import Any
 
+from ohlcv_operator.drift import stamped
 from ohlcv_operator.settings import OperatorSettings
 from ohlcv_operator.spec import (
     API_VERSION,
@@ -150,7 +153,7 @@ def desired_deployment(
     template_metadata: dict[str, Any] = {"labels": {**pod.get("podLabels", {}), **labels}}
     if "podAnnotations" in pod:
         template_metadata["annotations"] = pod["podAnnotations"]
-    return {
+    manifest: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
@@ -175,3 +178,4 @@ def desired_deployment(
             "template": {"metadata": template_metadata, "spec": pod_spec},
         },
     }
+    return stamped(manifest)

@@ -167,6 +167,12 @@ class KubeClient:
         )
         return applied or {}, status == 201
 
+    async def deployment(self, *, namespace: str, name: str) -> dict[str, Any] | None:
+        """One apps/v1 Deployment, or None when it does not exist (yet)."""
+        path = f"/apis/apps/v1/namespaces/{namespace}/deployments/{quote(name)}"
+        _, found = await self._request("GET", path)
+        return found
+
     def _collectors(self, namespace: str) -> str:
         return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
 

@@ -2,8 +2,9 @@
 
 Level-based: every trigger (the resource changed, the operator started, the resync
 timer fired) runs the same function, which reads the current state and converges on
-it. Applying an unchanged Deployment is a no-op on the server, and the status is
-written only when it differs, so a resync of a settled resource writes nothing.
+it. The Deployment is applied only when the live one differs from the desired one (an
+unchanged apply still counts as a write), and the status is written only when it
+differs, so a resync of a settled resource writes nothing.
 """
 
 import asyncio
@@ -16,6 +17,7 @@ from typing import Any
 
 from ohlcv_operator import metrics
 from ohlcv_operator.desired import desired_deployment
+from ohlcv_operator.drift import already_applied
 from ohlcv_operator.health import HealthFingerprint, fingerprint
 from ohlcv_operator.kube import KubeClient, KubeError
 from ohlcv_operator.pods import pod_failures
@@ -205,7 +207,12 @@ class Reconciler:
             settings=self._settings,
         )
         try:
-            applied, created = await self._kube.apply(manifest)
+            where = manifest["metadata"]
+            live = await self._kube.deployment(namespace=where["namespace"], name=where["name"])
+            if live is not None and already_applied(live=live, desired=manifest):
+                applied = live  # an apply would change nothing, yet count as a write
+            else:
+                applied, created = await self._kube.apply(manifest)
             fields["deployment"] = deployment_state(applied)
             pods = await self._kube.list_pods(
                 namespace=metadata["namespace"], selector=selector_string(name)

@@ -294,7 +294,7 @@ def test_role_grants_exactly_what_the_operator_uses(kube: ControlPlane) -> None:
         "ohlcvcollectors/status.fullon.io": ["patch"],
         # blockOwnerDeletion under OwnerReferencesPermissionEnforcement (OpenShift)
         "ohlcvcollectors/finalizers.fullon.io": ["update"],
-        "deployments.apps": ["create", "list", "patch", "watch"],
+        "deployments.apps": ["create", "get", "list", "patch", "watch"],
         "events.": ["create"],
         "events.events.k8s.io": ["create"],
         "pods.": ["list"],  # read-only: why collector Pods fail
@@ -610,7 +610,7 @@ def test_operator_service_account_has_least_privilege(kube: ControlPlane, namesp
             for verb in ("get", "list", "watch", "create", "patch")
         ),
         ("patch", "ohlcvcollectors.fullon.io", "--subresource=status"),
-        *((verb, "deployments.apps") for verb in ("list", "watch", "create", "patch")),
+        *((verb, "deployments.apps") for verb in ("get", "list", "watch", "create", "patch")),
         ("update", "ohlcvcollectors.fullon.io", "--subresource=finalizers"),
         ("create", "events"),
         ("create", "events.events.k8s.io"),
@@ -623,7 +623,6 @@ def test_operator_service_account_has_least_privilege(kube: ControlPlane, namesp
         ("delete", "ohlcvcollectors.fullon.io"),  # pruning is off
         ("update", "ohlcvcollectors.fullon.io"),  # every write is a patch
         ("update", "ohlcvcollectors.fullon.io", "--subresource=status"),
-        ("get", "deployments.apps"),  # listed and watched, never read one by one
         ("get", "pods"),
         ("patch", "events"),
         ("delete", "deployments.apps"),

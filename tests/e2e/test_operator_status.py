@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.operator_harness import (
     OperatorProcess,
     StartOperator,
     add_target,
     condition,
+    discover_binance,
     events,
     get,
     running_operator,
@@ -171,6 +173,55 @@ def test_status_is_written_on_a_change_of_verdict_not_on_every_heartbeat(
             operator=operator,
             timeout=15,
         )
+
+
+def deployment_writes(kube: ControlPlane) -> int:
+    """kube-apiserver's count of applies and patches of Deployments (not their status, which
+    the deployment controller updates): what the operator would spend on an unchanged one."""
+    text = kube.kubectl("get", "--raw", "/metrics").stdout
+    return sum(
+        int(sample.value)
+        for family in text_string_to_metric_families(text)
+        if family.name == "apiserver_request"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+        and sample.labels.get("resource") == "deployments"
+        and not sample.labels.get("subresource")
+        and sample.labels.get("verb") in {"APPLY", "PATCH"}
+    )
+
+
+def test_a_settled_deployment_costs_no_write_and_a_field_changed_by_hand_is_put_back(
+    kube: ControlPlane, namespace: str, postgres_dsn: str, operator: OperatorProcess
+) -> None:
+    discover_binance(kube, namespace=namespace, dsn=postgres_dsn, operator=operator)
+    wait_until(
+        lambda: (
+            condition(get(kube, "ohlcv", "binance", namespace), "TargetsFound")
+            == ("True", "TargetsFound")
+        ),
+        what="the resource settled",
+        operator=operator,
+    )
+    wait_reconciles(operator, count=operator.reconciles() + 2)
+    before, began = deployment_writes(kube), time.monotonic()
+    wait_reconciles(operator, count=operator.reconciles() + 5)  # resyncs every 2 s
+    idle = time.monotonic() - began
+    assert deployment_writes(kube) == before
+    print(f"Deployment writes while idle: 0 in {idle:.1f} s")
+
+    def image() -> str:
+        deployment = get(kube, "deployment", "binance-collector", namespace) or {}
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        return str(container["image"])
+
+    desired = image()
+    kube.kubectl(
+        "set", "image", "deployment/binance-collector", "collector=busybox:drifted", "-n", namespace
+    )
+    wait_until(lambda: image() == desired, what="the image put back", operator=operator)
+    wait_reconciles(operator, count=operator.reconciles() + 3)
+    assert deployment_writes(kube) == before + 2  # kubectl's patch and the one apply undoing it
 
 
 def health_polls(operator: OperatorProcess, *, count: int) -> None:
