@@ -241,6 +241,26 @@ def wait_until(check: Any, *, what: str, operator: OperatorProcess, timeout: flo
     waiting.wait_until(check, timeout=timeout, describe=what, details=operator.log_tail)
 
 
+def wait_condition(
+    kube: ControlPlane,
+    operator: OperatorProcess,
+    *,
+    name: str,
+    namespace: str,
+    kind: str,
+    expected: tuple[str, str],
+    what: str,
+    timeout: float = 60,
+) -> None:
+    """Until the OhlcvCollector `name` has the condition `kind` with (status, reason)."""
+    wait_until(
+        lambda: condition(get(kube, "ohlcv", name, namespace), kind) == expected,
+        what=what,
+        operator=operator,
+        timeout=timeout,
+    )
+
+
 def wait_reconciles(operator: OperatorProcess, *, count: int, timeout: float = 30) -> None:
     """Until `operator` has finished `count` reconciles. A check that nothing changes waits
     for the operator's own rounds (every resource on each resync, discovery on the same

@@ -22,6 +22,7 @@ from tests.e2e.operator_harness import (
     get,
     remove_target,
     running_operator,
+    wait_condition,
     wait_reconciles,
     wait_until,
     write_health,
@@ -160,13 +161,14 @@ def test_a_restarted_operator_changes_nothing_that_is_right(
         "redis_url": redis_url,
     }
     with running_operator(**settings, log=tmp_path / "first.log") as first:  # type: ignore[arg-type]
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "kraken", namespace), "TargetsFound")
-                == ("True", "TargetsFound")
-            ),
+        wait_condition(
+            kube,
+            first,
+            name="kraken",
+            namespace=namespace,
+            kind="TargetsFound",
+            expected=("True", "TargetsFound"),
             what="first operator settled",
-            operator=first,
         )
         wait_reconciles(first, count=first.reconciles() + 2)  # two resyncs with nothing to do
     versions = {
@@ -211,21 +213,23 @@ def test_gitops_mode_creates_nothing_and_keeps_the_spec_of_git_resources(
     }
     kube.kubectl("apply", "-f", "-", stdin=json.dumps(unknown))
     with start_operator(discovery_mode="off") as operator:
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "spot-kraken", namespace), "TargetsFound")
-                == ("True", "TargetsFound")
-            ),
+        wait_condition(
+            kube,
+            operator,
+            name="spot-kraken",
+            namespace=namespace,
+            kind="TargetsFound",
+            expected=("True", "TargetsFound"),
             what="git resource reconciled",
-            operator=operator,
         )
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "typo", namespace), "Stalled")
-                == ("True", "InvalidSpec")
-            ),
+        wait_condition(
+            kube,
+            operator,
+            name="typo",
+            namespace=namespace,
+            kind="Stalled",
+            expected=("True", "InvalidSpec"),
             what="unknown exchange stalled",
-            operator=operator,
         )
         # Two rounds of both resources, and of discovery in mode off.
         wait_reconciles(operator, count=operator.reconciles() + 4)
@@ -321,13 +325,14 @@ def test_the_operator_does_its_whole_job_as_the_charts_service_account(
     add_target(postgres_dsn, exchange="binance", symbol="BTC/USDT")
     write_health(redis_url, exchange="binance", symbols={"BTC/USDT": ("streaming", "streaming", 3)})
     with start_operator(kubeconfig=token) as operator:
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
-                == ("True", "AllSymbolsHealthy")
-            ),
+        wait_condition(
+            kube,
+            operator,
+            name="binance",
+            namespace=namespace,
+            kind="CollectorsHealthy",
+            expected=("True", "AllSymbolsHealthy"),
             what="discovery, Deployment and status done under the chart's Role",
-            operator=operator,
         )
         assert get(kube, "deployment", "binance-collector", namespace) is not None
         assert "Created" in events(kube, namespace, "binance")

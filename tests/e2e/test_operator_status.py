@@ -26,6 +26,7 @@ from tests.e2e.operator_harness import (
     events,
     get,
     running_operator,
+    wait_condition,
     wait_reconciles,
     wait_until,
     write_health,
@@ -150,13 +151,14 @@ def test_status_is_written_on_a_change_of_verdict_not_on_every_heartbeat(
         add_target(postgres_dsn, exchange="binance", symbol=symbol)
     beats = {"BTC/USDT": "streaming", "ETH/USDT": "streaming"}
     with Heartbeats(redis_url, exchange="binance", symbols=beats) as heartbeats:
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
-                == ("True", "AllSymbolsHealthy")
-            ),
+        wait_condition(
+            kube,
+            operator,
+            name="binance",
+            namespace=namespace,
+            kind="CollectorsHealthy",
+            expected=("True", "AllSymbolsHealthy"),
             what="both symbols healthy",
-            operator=operator,
         )
         # Resyncs run every 2 s and the lag moves every second: six resyncs, about 12 s.
         idle = status_writes_while_idle(
@@ -164,13 +166,14 @@ def test_status_is_written_on_a_change_of_verdict_not_on_every_heartbeat(
         )
         assert [o["status"]["health"].get("worstLagSeconds") for o in idle] == []
         heartbeats.phases["ETH/USDT"] = "error"
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
-                == ("False", "SymbolsUnhealthy")
-            ),
+        wait_condition(
+            kube,
+            operator,
+            name="binance",
+            namespace=namespace,
+            kind="CollectorsHealthy",
+            expected=("False", "SymbolsUnhealthy"),
             what="a failing symbol is written at once",
-            operator=operator,
             timeout=15,
         )
 
@@ -195,13 +198,14 @@ def test_a_settled_deployment_costs_no_write_and_a_field_changed_by_hand_is_put_
     kube: ControlPlane, namespace: str, postgres_dsn: str, operator: OperatorProcess
 ) -> None:
     discover_binance(kube, namespace=namespace, dsn=postgres_dsn, operator=operator)
-    wait_until(
-        lambda: (
-            condition(get(kube, "ohlcv", "binance", namespace), "TargetsFound")
-            == ("True", "TargetsFound")
-        ),
+    wait_condition(
+        kube,
+        operator,
+        name="binance",
+        namespace=namespace,
+        kind="TargetsFound",
+        expected=("True", "TargetsFound"),
         what="the resource settled",
-        operator=operator,
     )
     wait_reconciles(operator, count=operator.reconciles() + 2)
     before, began = deployment_writes(kube), time.monotonic()
@@ -251,13 +255,14 @@ def test_a_health_change_shows_between_resyncs_and_unchanged_health_costs_no_req
         start_operator(resync_seconds="300", health_poll_seconds="0.5") as operator,
         Heartbeats(redis_url, exchange="binance", symbols=beats) as heartbeats,
     ):
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
-                == ("True", "AllSymbolsHealthy")
-            ),
+        wait_condition(
+            kube,
+            operator,
+            name="binance",
+            namespace=namespace,
+            kind="CollectorsHealthy",
+            expected=("True", "AllSymbolsHealthy"),
             what="both symbols healthy",
-            operator=operator,
         )
 
         def settled() -> bool:  # what came with the Deployment (its Pod count) is written
@@ -281,13 +286,14 @@ def test_a_health_change_shows_between_resyncs_and_unchanged_health_costs_no_req
             },
         )
         changed = time.monotonic()
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
-                == ("False", "SymbolsUnhealthy")
-            ),
+        wait_condition(
+            kube,
+            operator,
+            name="binance",
+            namespace=namespace,
+            kind="CollectorsHealthy",
+            expected=("False", "SymbolsUnhealthy"),
             what="the failing symbol in the status long before the next resync",
-            operator=operator,
             timeout=15,
         )
         print(f"health change to status: {time.monotonic() - changed:.2f} s (resync 300 s)")
@@ -308,13 +314,14 @@ def test_failed_health_polls_are_counted_and_the_watch_keeps_polling(
         log=tmp_path / "operator.log",
         health_poll_seconds="0.5",
     ) as operator:
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "binance", namespace), "CollectorsHealthy")
-                == ("Unknown", "HealthUnavailable")
-            ),
+        wait_condition(
+            kube,
+            operator,
+            name="binance",
+            namespace=namespace,
+            kind="CollectorsHealthy",
+            expected=("Unknown", "HealthUnavailable"),
             what="the status says health cannot be read",
-            operator=operator,
         )
         errors = "ohlcv_operator_health_poll_errors"
         wait_until(lambda: operator.counter(errors) >= 1, what="a failed poll", operator=operator)
@@ -361,13 +368,14 @@ def test_the_scale_subresource_counts_existing_pods_and_a_stuck_rollout_is_stall
         assert scale()["selector"] == (
             "app.kubernetes.io/name=fullon-ohlcv-collector,app.kubernetes.io/instance=binance"
         )
-        wait_until(
-            lambda: (
-                condition(get(kube, "ohlcv", "binance", namespace), "Stalled")
-                == ("True", "ProgressDeadlineExceeded")
-            ),
+        wait_condition(
+            kube,
+            operator,
+            name="binance",
+            namespace=namespace,
+            kind="Stalled",
+            expected=("True", "ProgressDeadlineExceeded"),
             what="the stuck rollout is Stalled",
-            operator=operator,
         )
         stalled = get(kube, "ohlcv", "binance", namespace) or {}
         [message] = [
