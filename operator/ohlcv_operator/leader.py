@@ -101,7 +101,8 @@ class LeaderElection:
             try:
                 # One round may not outlast the period: a leader stuck in a request would
                 # miss its renew deadline while a standby takes over.
-                held = await asyncio.wait_for(self._attempt(), timeout=self._retry_seconds)
+                async with asyncio.timeout(self._retry_seconds):
+                    held = await self._attempt()
             except (KubeError, TimeoutError) as error:
                 log.warning("leader election: %s", error or "no answer in time")
                 held = None

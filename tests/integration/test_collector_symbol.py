@@ -146,3 +146,19 @@ async def test_a_bug_of_ours_stops_its_symbol_in_error_and_the_others_go_on(
     ]
     assert failures[0].exc_info is not None
     assert failures[0].exc_info[0] is TypeError
+
+
+async def test_a_stop_at_the_instant_a_stream_breaks_still_stops_the_symbol(scene: Scene) -> None:
+    # The exchange going away with the collector (a node drained, the demo ending) breaks
+    # the streams as the stop cancels the symbol: the streams' call for a repair and the
+    # cancellation arrive together. Waiting with asyncio.wait_for (Python 3.11), the repair
+    # loop took the call, lost the cancellation and retried the gone exchange for ever.
+    target = Target(exchange="binance", symbol="BTC/USDT", backtest_days=0)
+    collector, status = await scene.collector(target, options=CollectOptions(trades=False))
+    task = asyncio.create_task(collector.run())
+    await wait_until_async(settled(status), timeout=30, describe="the first repair pass ended")
+    collector._repair_now.set()  # what a broken stream does
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=10)
+    assert done == {task}, f"the symbol ran on after its cancellation: {status.message}"
+    assert task.cancelled()

@@ -84,9 +84,8 @@ class SharedBudget:
         if time.monotonic() < self._skip_until:
             return
         try:
-            answer = await asyncio.wait_for(
-                self._script(keys=[self.key], args=[cost, rate, capacity]), self._timeout
-            )
+            async with asyncio.timeout(self._timeout):
+                answer = await self._script(keys=[self.key], args=[cost, rate, capacity])
         except Exception as error:
             if self.shared:
                 log.warning(

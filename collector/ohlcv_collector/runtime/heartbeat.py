@@ -76,7 +76,8 @@ class HeartbeatWriter:
     async def assignment(self, symbols: Collection[str]) -> set[str]:
         """This replica's share of `symbols` among the live replicas (an `Assignment`)."""
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._read_members(), CALL_TIMEOUT_SECONDS)
+            async with asyncio.timeout(CALL_TIMEOUT_SECONDS):
+                await self._read_members()
         return assign(symbols=symbols, members=self._members, me=self.instance)
 
     async def _read_members(self) -> None:
@@ -106,7 +107,8 @@ class HeartbeatWriter:
     async def start(self) -> None:
         """Register this process and read the replicas, once, without ever failing."""
         try:
-            await asyncio.wait_for(self._sync({}, full=True), CALL_TIMEOUT_SECONDS)
+            async with asyncio.timeout(CALL_TIMEOUT_SECONDS):
+                await self._sync({}, full=True)
             self._succeeded()
         except Exception as error:
             self._failed(error)
@@ -118,7 +120,8 @@ class HeartbeatWriter:
         while True:
             full = time.monotonic() >= next_full
             try:
-                await asyncio.wait_for(self._sync(statuses, full=full), CALL_TIMEOUT_SECONDS * 2)
+                async with asyncio.timeout(CALL_TIMEOUT_SECONDS * 2):
+                    await self._sync(statuses, full=full)
             except Exception as error:
                 self._failed(error)
                 delay = HEALTH_WRITE.capped(self._heartbeat).delay(
@@ -212,12 +215,11 @@ class HeartbeatWriter:
         reason = f"stopped: collector {self.instance} shut down"
         try:
             releases = [self._release(symbol, reason=reason) for symbol in list(self._symbols)]
-            await asyncio.wait_for(asyncio.gather(*releases), CALL_TIMEOUT_SECONDS)
+            async with asyncio.timeout(CALL_TIMEOUT_SECONDS):
+                await asyncio.gather(*releases)
             if self._process_id is not None:
-                await asyncio.wait_for(
-                    self._store.stop(process_id=self._process_id, message=reason),
-                    CALL_TIMEOUT_SECONDS,
-                )
+                async with asyncio.timeout(CALL_TIMEOUT_SECONDS):
+                    await self._store.stop(process_id=self._process_id, message=reason)
         except Exception as error:
             log.warning("could not mark the health records stopped: %s", error)
 

@@ -119,13 +119,15 @@ async def run_collector(config: ProcessConfig, *, stop: asyncio.Event | None = N
         closings += [c.close() for c in (store, budget) if c is not None]
         for closing in closings:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(closing, 1.0)
+                async with asyncio.timeout(1.0):
+                    await closing
         log.info("collector stopped", extra={"exchange": config.exchange})
 
 
 async def _flush(writer: BatchWriter) -> None:
     try:
-        await asyncio.wait_for(writer.close(), SHUTDOWN_SECONDS - 2)
+        async with asyncio.timeout(SHUTDOWN_SECONDS - 2):
+            await writer.close()
     except TimeoutError:
         log.error(
             "storage did not take the buffered rows in time; their coverage was not"

@@ -91,7 +91,8 @@ class SymbolCollector:
                 if self._polling:  # the next bar closes at the next minute boundary
                     wait = (MINUTE_MS - now % MINUTE_MS + POLL_GRACE_MS) / 1000
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._repair_now.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._repair_now.wait()
                 continue
             except SymbolUnavailableError as error:
                 self._report.fail(f"the exchange does not list {self.target.symbol}: {error}")

@@ -218,7 +218,8 @@ class BatchWriter:
                     )
                     return [self._buffer[i] for i in range(count)]
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self._changed.wait()
 
     async def _store(self, due: list[_Buffered]) -> None:
         """Write `due` as one storage call, retrying until it succeeds."""
@@ -271,7 +272,8 @@ class BatchWriter:
             await asyncio.sleep(delay)
             return attempt + 1
         try:
-            await asyncio.wait_for(self._closing.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._closing.wait()
         except TimeoutError:
             return attempt + 1
         return 0

@@ -178,7 +178,8 @@ class FullonMarket:
         queue = self._streams[key]
         while True:
             try:
-                batch = await asyncio.wait_for(queue.get(), CONNECTED_CHECK_SECONDS)
+                async with asyncio.timeout(CONNECTED_CHECK_SECONDS):
+                    batch = await queue.get()
             except TimeoutError:
                 if not self._ws.is_connected():
                     raise StreamInterruptedError(f"{kind}: handler disconnected") from None
