@@ -151,7 +151,7 @@ class Reconciler:
             await self._event(body, kind=kind, reason=reason, message=message)
         exchange = seen.spec.exchange if seen.spec else metadata["name"]
         self._exchanges[ref] = exchange
-        self._remember_health(ref=ref, seen=seen)
+        self._remember_health(namespace=namespace, name=name, seen=seen)
         if seen.targets is not None:
             metrics.TARGETS.labels(exchange=exchange).set(len(seen.targets))
         health = status.get("health") or {}
@@ -161,8 +161,9 @@ class Reconciler:
         )
         metrics.SYMBOLS_PAUSED.labels(exchange=exchange).set(health.get("symbolsPaused", 0))
 
-    def _remember_health(self, *, ref: str, seen: Observation) -> None:
+    def _remember_health(self, *, namespace: str, name: str, seen: Observation) -> None:
         """Remember the health judged, once the status saying it is written."""
+        ref = f"{namespace}/{name}"
         if seen.spec is None:
             self._judged.pop(ref, None)  # nothing is collected: no health to watch
             return
@@ -171,7 +172,6 @@ class Reconciler:
             judged = fingerprint(
                 snapshot=seen.health, stale_lag_seconds=self._settings.stale_lag_seconds
             )
-        namespace, name = ref.split("/", 1)
         self._judged[ref] = JudgedHealth(namespace, name, seen.spec.exchange, judged)
 
     def _worth_writing(self, *, ref: str, change: Change) -> bool:
