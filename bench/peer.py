@@ -75,6 +75,7 @@ async def cryptofeed_run(
         "peak_rss_mb": peak,
         "cpu": cpu,
         **integrity,
+        "trades_missing_at_window_end": integrity["trades_lost"],  # it has no repair
     }
 
 
@@ -85,7 +86,7 @@ async def b3(lab: Lab, plan: Any) -> dict[str, Any]:
     ours = await collector_run(lab, tls=True, **kwargs)
     theirs = await cryptofeed_run(lab, **kwargs)
     keys = ("trades_per_second", "trades_stored", "trades_served_by_clock", "trades_lost",
-            "trades_duplicated")  # fmt: skip
+            "trades_missing_at_window_end", "settle_seconds", "trades_duplicated")  # fmt: skip
     collector = {k: ours[k] for k in keys} | {
         "cpu_seconds_per_1000_trades": ours["collector_cpu_seconds_per_1000_trades"],
         "peak_rss_mb": ours["collector_peak_rss_mb"],
