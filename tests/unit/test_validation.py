@@ -1,9 +1,11 @@
 """Invalid rows from an exchange are rejected with a reason; the rest is kept."""
 
+import itertools
 from decimal import Decimal
 
 import pytest
 
+from ohlcv_collector.core import validation
 from ohlcv_collector.core.validation import candle_problem, partition, trade_problem
 from ohlcv_collector.models import MINUTE_MS, Candle, Trade
 
@@ -83,3 +85,31 @@ def test_partition_keeps_the_sound_rows_in_order() -> None:
     sound, rejected = partition(rows, problem=trade_problem)
     assert [t.trade_id for t in sound] == ["1", "3"]
     assert [(r.row, r.reason) for r in rejected] == [(rows[1], "price is not positive (-1)")]
+
+
+GRID = (D("NaN"), D("-Infinity"), D(-1), D(0), D(1), D(2), D(3))
+
+
+def test_the_quick_verdict_and_the_reasons_agree_on_every_candle_of_a_grid() -> None:
+    """The hot path's one-expression check accepts exactly the candles that no rule names a
+    reason for (every ordering of open, high, low, close and volume over a grid)."""
+    seen = {True: 0, False: 0}
+    for o, h, low, c, v in itertools.product(GRID, repeat=5):
+        for start, trades in ((0, None), (MINUTE_MS + 1, None), (0, -1), (0, 4)):
+            row = candle(open=o, high=h, low=low, close=c, volume=v, start=start, trades=trades)
+            sound = validation._sound_candle(row)
+            assert sound == (validation._candle_reason(row) is None), row
+            seen[sound] += 1
+    assert seen[True] > 0
+    assert seen[False] > 0
+
+
+def test_the_quick_verdict_and_the_reasons_agree_on_every_trade_of_a_grid() -> None:
+    for price, amount in itertools.product(GRID, repeat=2):
+        for trade_id, time in (("7", 1), ("", 1), ("7", 0), ("7", -5)):
+            row = trade(price=price, amount=amount, trade_id=trade_id, time=time)
+            named = (
+                not trade_id or not price.is_finite() or not amount.is_finite()
+                or price <= 0 or amount <= 0 or time <= 0
+            )  # fmt: skip
+            assert (trade_problem(row) is None) == (not named), row

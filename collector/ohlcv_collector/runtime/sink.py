@@ -93,10 +93,10 @@ class SymbolSink:
                 self.coverage[kind] = merge([*self.coverage.get(kind, []), *parts])
         for part in coverage[SeriesKind.CANDLES]:
             self.status.saw_candle_coverage(part.end)
-        for candle in good_candles:
-            self.status.saw_candle(candle.start)
-        for trade in good_trades:
-            self.status.saw_trade(trade.time)
+        if good_candles:
+            self.status.saw_candle(max(candle.start for candle in good_candles))
+        if good_trades:
+            self.status.saw_trade(max(trade.time for trade in good_trades))
         metrics.CANDLES_STORED.labels(**self._labels).inc(len(good_candles))
         metrics.TRADES_STORED.labels(**self._labels).inc(len(good_trades))
 
