@@ -24,6 +24,8 @@ from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
 from ohlcv_collector.runtime.symbol_status import SymbolStatus
 from ohlcv_collector.runtime.writer import BatchWriter
 from tests.harness.waiting import wait_until_async
+from tests.replay_exchange import ground_truth
+from tests.replay_exchange.faults import FaultPlan
 from tests.replay_exchange.server import ReplayServer
 
 StartServer = Callable[..., Awaitable[ReplayServer]]
@@ -113,6 +115,63 @@ async def test_trade_coverage_past_the_repair_window_is_nothing_to_repair(
             )
     assert (phase, status.last_error, status.message) == (Phase.STREAMING, None, "streaming")
     assert errors(caplog) == []
+
+
+async def test_trades_stored_before_a_stream_proved_anything_are_joined_by_the_repair(
+    replay_server_factory: StartServer, tmp_path: Path
+) -> None:
+    """Connections the exchange closes after 0.2 s (1.2 s of its time, less than the 2 s a
+    stream waits for late trades before it proves a range) store trades but never prove one.
+    Once they hold, the repair fills from the first trade stored: every aggregate trade
+    between the first and the last stored one is stored. The repair used to start at the
+    first proved instant, so those gaps stayed for good."""
+    server = await replay_server_factory(
+        exchange="binance", speed=6, faults=FaultPlan(ws_close_every_s=0.2)
+    )
+    storage = await open_sql_storage(f"sqlite://{tmp_path / 'ohlcv.sqlite'}")
+    await storage.migrate()
+    market = CcxtMarket(
+        exchange_id="binance", options={"enableRateLimit": False}, urls=server.ccxt_urls()
+    )
+    target = Target(exchange="binance", symbol="BTC/USDT", backtest_days=1)
+    options = CollectOptions(candles=False, repair_interval_seconds=1)
+    try:
+        async with BatchWriter(storage, max_rows=500, max_seconds=0.2, buffer_max_rows=50_000) as w:
+            scene = Scene(storage=storage, market=market, writer=w)
+            collector, status = await scene.collector(target, options=options)
+
+            async def stored_ids() -> list[int]:
+                window = TimeRange(0, 2**62)
+                rows = await storage.trades(exchange="binance", symbol="BTC/USDT", window=window)
+                return sorted(int(t.trade_id) for t in rows)
+
+            async def reconnected() -> bool:
+                return status.reconnects >= 3 and bool(await stored_ids())
+
+            async def complete() -> bool:
+                ids = await stored_ids()
+                served = [
+                    int(row["agg_id"])
+                    for row in ground_truth.rows(
+                        exchange="binance",
+                        kind="aggtrades",
+                        market=server.exchange.markets["BTC/USDT"],
+                        horizon_ns=server.exchange.moment().now_ns,
+                    )
+                ]
+                between = [i for i in served if ids and ids[0] <= i <= ids[-1]]
+                return len(ids) > len(first) and ids == between
+
+            async with running(collector):
+                await wait_until_async(reconnected, timeout=30, describe="3 broken connections")
+                first = await stored_ids()
+                server.exchange.set_faults(FaultPlan())
+                await wait_until_async(
+                    complete, timeout=90, describe="every trade from the first stored one"
+                )
+    finally:
+        await market.close()
+        await storage.close()
 
 
 async def test_a_bug_of_ours_stops_its_symbol_in_error_and_the_others_go_on(

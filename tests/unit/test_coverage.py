@@ -112,6 +112,18 @@ def test_since_first_runs_from_the_first_covered_instant_to_the_end() -> None:
     assert since_first([], end=8 * M) == r(8, 8)
 
 
+def test_since_first_starts_at_rows_stored_before_the_first_covered_instant() -> None:
+    # A connection dropped within its first batches: its trades (from minute 2) are stored,
+    # the next connection proved minute 5 on; minutes 2 to 5 are the window's start.
+    assert since_first([r(5, 9)], end=8 * M, first_stored=2 * M + 7) == TimeRange(2 * M + 7, 8 * M)
+    assert holes(
+        window=since_first([r(5, 9)], end=8 * M, first_stored=2 * M), covered=[r(5, 9)]
+    ) == [r(2, 5)]
+    # rows stored inside the coverage change nothing; nothing covered yet starts at them
+    assert since_first([r(3, 9)], end=8 * M, first_stored=4 * M) == r(3, 8)
+    assert since_first([], end=8 * M, first_stored=6 * M) == r(6, 8)
+
+
 def test_since_first_is_empty_when_coverage_starts_after_the_end() -> None:
     # A trade stream first proving this minute, while the repair ends at the last closed one.
     started = 10 * M + 12_080

@@ -88,14 +88,24 @@ def collection_window(*, now: int, end: int, days: int) -> TimeRange:
     return TimeRange(start, max(start, end))
 
 
-def since_first(covered: list[TimeRange], *, end: int) -> TimeRange:
-    """From the first covered instant to `end`: the window of a series whose history
+def since_first(
+    covered: list[TimeRange], *, end: int, first_stored: int | None = None
+) -> TimeRange:
+    """From where the series' history starts to `end`: the window of a series whose history
     starts where collection began (trades), empty when `end` is not past that start.
+
+    It starts at the first covered instant, or at `first_stored`, the oldest row stored,
+    when that is earlier: a stream whose connection drops within its first batches stores
+    rows before it has proved any range, and the trades between those rows and the next
+    connection's coverage are a hole like any other (bench B1 lost them for good).
 
     A stream's coverage runs into the current minute, past the closed minutes a repair
     ends at, so a series first collected this minute has nothing to repair yet.
     """
-    start = covered[0].start if covered else end
+    starts = [covered[0].start] if covered else []
+    if first_stored is not None:
+        starts.append(first_stored)
+    start = min(starts, default=end)
     return TimeRange(start, max(start, end))
 
 

@@ -37,6 +37,7 @@ class SymbolSink:
         self.status = status
         self._writer = writer
         self.coverage = coverage
+        self.first_trade: int | None = None  # the oldest trade this process stored
         self._labels = {"exchange": status.exchange, "symbol": status.symbol}
 
     def _rejected(self, rejected: list[Rejected], *, kind: SeriesKind) -> None:
@@ -97,6 +98,9 @@ class SymbolSink:
             self.status.saw_candle(max(candle.start for candle in good_candles))
         if good_trades:
             self.status.saw_trade(max(trade.time for trade in good_trades))
+            oldest = min(trade.time for trade in good_trades)
+            if self.first_trade is None or oldest < self.first_trade:
+                self.first_trade = oldest
         metrics.CANDLES_STORED.labels(**self._labels).inc(len(good_candles))
         metrics.TRADES_STORED.labels(**self._labels).inc(len(good_trades))
 

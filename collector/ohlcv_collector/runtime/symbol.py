@@ -142,9 +142,16 @@ class SymbolCollector:
         return now
 
     async def _repair_trades(self, *, end: int) -> None:
-        """Trade history starts where the first trade was collected, unless backfilled."""
+        """Trade history starts where the first trade was collected, unless backfilled.
+
+        The first trade stored counts from inside the collection window only, so that no
+        stray timestamp sends the repair back to where the exchange never had trades.
+        """
         covered = self._covered(SeriesKind.TRADES)
-        for hole in holes(window=since_first(covered, end=end), covered=covered):
+        first = self._sink.first_trade
+        first_stored = None if first is None else max(first, self._window.start)
+        window = since_first(covered, end=end, first_stored=first_stored)
+        for hole in holes(window=window, covered=covered):
             await self._filler.fill_trades(hole)
 
     def _covered(self, kind: SeriesKind) -> list[TimeRange]:
