@@ -19,11 +19,14 @@ from tests.replay_exchange.models import MINUTE_MS as MINUTE
 from tests.replay_exchange.server import ReplayServer
 
 
-def truth(server: ReplayServer, kind: str, symbol: str) -> list[Any]:
-    moment = server.exchange.moment()
+def truth(
+    server: ReplayServer, kind: str, symbol: str, *, horizon_ns: int | None = None
+) -> list[Any]:
+    """Ground truth up to `horizon_ns` (the replay's present when None)."""
     market = server.exchange.markets[symbol]
+    horizon = server.exchange.moment().now_ns if horizon_ns is None else horizon_ns
     return ground_truth.rows(
-        exchange=server.exchange_id, kind=kind, market=market, horizon_ns=moment.now_ns
+        exchange=server.exchange_id, kind=kind, market=market, horizon_ns=horizon
     )
 
 
@@ -73,14 +76,16 @@ async def test_binance_agg_trades_page_by_from_id_to_every_served_trade(
         # ccxt sorts a page by (timestamp, id as a string): within one millisecond "10" comes
         # before "9", so the next fromId is the page's highest id, not its last one.
         next_id = max(int(t["id"]) for t in trades) + 1
+        # an empty page proves every trade up to the moment it was asked for (the clock runs)
+        asked_ns = binance_replay.exchange.moment().now_ns
         page = await binance.fetch_trades("BTC/USDT", limit=1000, params={"fromId": next_id})
         if not page:
             break
         trades.extend(page)
     by_id = {int(t["id"]): t for t in trades}
     assert len(by_id) == len(trades)
-    expected = truth(binance_replay, "aggtrades", "BTC/USDT")
-    assert sorted(by_id)[: len(expected)] == [int(row["agg_id"]) for row in expected]
+    expected = truth(binance_replay, "aggtrades", "BTC/USDT", horizon_ns=asked_ns)
+    assert sorted(by_id) == [int(row["agg_id"]) for row in expected]
     for row in expected[:200]:
         assert by_id[int(row["agg_id"])]["amount"] == float(Decimal(row["amount"]))
     assert await binance.fetch_trades("BTC/USD") == []  # candle-only: no trades invented
