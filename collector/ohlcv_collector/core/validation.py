@@ -33,9 +33,7 @@ def _finite(value: Decimal) -> bool:
 
 def candle_problem(candle: Candle) -> str | None:
     """Why `candle` must not be stored, or None when it is sound."""
-    if _sound_candle(candle):
-        return None
-    return _candle_reason(candle) or f"candle is not sound ({candle!r})"
+    return None if _sound_candle(candle) else _candle_reason(candle)
 
 
 def _sound_candle(candle: Candle) -> bool:
@@ -49,7 +47,7 @@ def _sound_candle(candle: Candle) -> bool:
     o, h, low, c, v = candle.open, candle.high, candle.low, candle.close, candle.volume
     return (
         o.is_finite() and h.is_finite() and low.is_finite() and c.is_finite() and v.is_finite()
-        and o > _ZERO and low > _ZERO and v >= _ZERO and low <= c <= h and low <= h
+        and o > _ZERO and low > _ZERO and v >= _ZERO and low <= c <= h
         and not candle.start % MINUTE_MS and (candle.trades is None or candle.trades >= 0)
     )  # fmt: skip
 
