@@ -78,12 +78,14 @@ async def collector_run(
             )
             peak = {c.name: c.peak_rss_mb() for c in collectors}
             stats = served.stats()
-            served_count = len(served.ground_truth_ids(symbol=names[0])) * symbols
+            truth = served.ground_truth_ids(symbol=names[0])  # what was served by the window's end
             latency = await latency_ms(connection, window_start=window.wall_start,
                                        window_end=window.wall_end, stats=stats)  # fmt: skip
         finally:
             await connection.close()
-        integrity = await settled_integrity(dsn, served=served, symbols=names, speed=speed)
+        integrity = await settled_integrity(
+            dsn, served=served, symbols=names, truth=truth, speed=speed
+        )
         for collector in collectors:
             collector.stop()
     cpu = cpu_report(window, per="trades")
@@ -92,7 +94,7 @@ async def collector_run(
         "symbols": symbols,
         "replicas": replicas,
         "speed": speed,
-        "offered_trades_per_second": round(served_count / max(1.0, _served_s(stats)), 1),
+        "offered_trades_per_second": round(len(truth) * symbols / max(1.0, _served_s(stats)), 1),
         "window_seconds": round(window.seconds, 2),
         "trades_in_window": window.count,
         "trades_per_second": round(window.rate(), 1),
@@ -214,17 +216,17 @@ async def check_integrity(
 
 
 async def settled_integrity(
-    dsn: str, *, served: Any, symbols: list[str], speed: float
+    dsn: str, *, served: Any, symbols: list[str], truth: list[int], speed: float
 ) -> dict[str, Any]:
     """Stored versus served once the collector has repaired what it can.
 
     A connection that drops leaves a hole the collector fills over REST a few exchange minutes
     later, so a hole open at the window's end is not yet a loss: what is still missing after
-    SETTLE_EXCHANGE_S on the replay's clock is. Both figures are reported.
+    SETTLE_EXCHANGE_S on the replay's clock is. Both figures are reported; `truth` is what the
+    replay had served when the window closed.
     """
     began = time.monotonic()
     deadline = began + SETTLE_EXCHANGE_S / speed + SETTLE_SLACK_S
-    truth = served.ground_truth_ids(symbol=symbols[0])
     first = last = await check_integrity(dsn, truth=truth, symbols=len(symbols))
     while last["trades_lost"] and time.monotonic() < deadline:
         await asyncio.sleep(1)
