@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.lab import Lab
+from bench.lab import Lab, fetch
 from bench.measure import SHARED_DATA, cpu_report, replay, steady_window
 from bench.replay import symbol_names
 
@@ -53,13 +53,13 @@ async def collector_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, 
                 await asyncio.sleep(0.05)
             # from its first candle request (ccxt alone is timed from there too)
             seconds = time.time() - float(served.stats()["first_candle_call"])
-            cpu, peak = collector.cpu(), collector.peak_rss_mb()
+            cpu, peak, replay_cpu = collector.cpu(), collector.peak_rss_mb(), served.child.cpu()
         finally:
             await connection.close()
             collector.stop()
     return {"symbols": symbols, "days": days, "candles": stored, "seconds": round(seconds, 2),
             "candles_per_second": round(stored / seconds, 1), "cpu_seconds": round(cpu, 2),
-            "peak_rss_mb": peak}  # fmt: skip
+            "peak_rss_mb": peak, "replay_cpu_seconds": round(replay_cpu, 2)}  # fmt: skip
 
 
 async def ccxt_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, Any]:
@@ -73,11 +73,13 @@ async def ccxt_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, Any]:
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, _ = await process.communicate()
+        replay_cpu = served.child.cpu()
     result = json.loads(out.decode().splitlines()[-1])
     return {"symbols": symbols, "days": days, "candles": result["candles"],
             "seconds": round(result["seconds"], 2),
             "candles_per_second": round(result["candles"] / result["seconds"], 1),
-            "cpu_seconds": round(result["cpu_seconds"], 2)}  # fmt: skip
+            "cpu_seconds": round(result["cpu_seconds"], 2),
+            "replay_cpu_seconds": round(replay_cpu, 2)}  # fmt: skip
 
 
 async def limited(lab: Lab, *, exchange: str, symbols: int, days: int, plan: Any) -> dict[str, Any]:
@@ -105,6 +107,9 @@ async def limited(lab: Lab, *, exchange: str, symbols: int, days: int, plan: Any
                                          "replay": served.child}, warmup=plan.warmup,
                                          duration=plan.limited_duration)  # fmt: skip
             last = served.stats()
+            # A backfill that ended inside the window leaves it idle for the rest, and the
+            # share then measures the plan, not the pacing.
+            stored = int((await fetch(dsn, "SELECT count(*) FROM ohlcv_candles"))[0][0])
         finally:
             collector.stop()
     statuses = last["calls"]
@@ -115,6 +120,7 @@ async def limited(lab: Lab, *, exchange: str, symbols: int, days: int, plan: Any
         "calls": sum(statuses.values()),
         "http_429": int(statuses.get("429", 0)), "http_418": int(statuses.get("418", 0)),
         "kraken_refused": int(last["kraken_refusals"]),
+        "backfill_outlasted_window": stored < symbols * days * 1440,
         "cpu": cpu_report(window, per="weight" if exchange == "binance" else "calls"),
     }  # fmt: skip
     if exchange == "binance":

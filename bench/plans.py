@@ -26,7 +26,9 @@ class Plan:
     copy_rows: int
     b2_symbols: tuple[int, ...]
     b2_days: int
-    limited_symbols: int  # enough pages that the limited backfill outlasts warm-up and window
+    # enough pages that the limited backfill outlasts warm-up and window (b2_days of candles is
+    # about 31 weight a symbol on Binance, used at 100 a second)
+    limited_symbols: int
     limited_duration: float
     b3_symbols: int
     b4_symbols: tuple[int, ...]
@@ -43,7 +45,7 @@ class Plan:
 FULL = Plan(
     name="full", warmup=15, duration=60, max_speed=6, offered_target=8000,
     b1_symbols=(1, 10, 100, 500), copy_rows=200_000, b2_symbols=(1, 50), b2_days=10,
-    limited_symbols=200, limited_duration=75, b3_symbols=100, b4_symbols=(10, 100),
+    limited_symbols=450, limited_duration=75, b3_symbols=100, b4_symbols=(10, 100),
     b5_exchanges=(10, 50, 200), b5_idle=60, b7_symbols=100,
 )  # fmt: skip
 

@@ -178,17 +178,23 @@ def render(document: dict[str, Any]) -> str:
     b2 = s["B2"]
     out += ["### B2 backfill (goal: collector/ccxt >= 0.70; >= 90% of the limit, no 429/418)", "",
             table(["symbols", "days", "candles", "collector candles/s", "ccxt alone candles/s",
-                   "collector/ccxt", "collector peak RSS MB"],
+                   "collector/ccxt", "collector CPU s", "ccxt CPU s",
+                   "replay CPU s (collector run / ccxt run)", "collector peak RSS MB"],
                   [(r["symbols"], r["collector"]["days"], r["collector"]["candles"],
                     r["collector"]["candles_per_second"], r["ccxt_alone"]["candles_per_second"],
-                    r["collector_to_ccxt_ratio"], r["collector"]["peak_rss_mb"])
+                    r["collector_to_ccxt_ratio"], r["collector"]["cpu_seconds"],
+                    r["ccxt_alone"]["cpu_seconds"],
+                    f"{r['collector']['replay_cpu_seconds']} / "
+                    f"{r['ccxt_alone']['replay_cpu_seconds']}", r["collector"]["peak_rss_mb"])
                    for r in b2["runs"]]), "",
             table(["exchange (real limits on)", "symbols", "used per minute", "permitted",
-                   "share", "429", "418", "Kraken refusals"],
+                   "share", "429", "418", "Kraken refusals", "backfill outlasted the window"],
                   [(r["exchange"], r["symbols"],
                     r.get("weight_per_minute", r.get("calls_per_minute")),
                     r["permitted_per_minute"], r["share_of_permitted"], r["http_429"],
-                    r["http_418"], r["kraken_refused"]) for r in b2["rate_limited"]]),
+                    r["http_418"], r["kraken_refused"],
+                    "yes" if r["backfill_outlasted_window"] else "no")
+                   for r in b2["rate_limited"]]),
             ""]  # fmt: skip
     b3 = s["B3"]
     peers = (("this collector", "collector"), (f"cryptofeed {b3['cryptofeed_version']}",

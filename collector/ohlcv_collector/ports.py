@@ -154,6 +154,10 @@ class BatchSink(Protocol):
         """Buffer a batch; waits while the buffer is full."""
         ...
 
+    async def flush(self) -> None:
+        """Write now; returns once every batch put before the call is stored."""
+        ...
+
 
 class Storage(Protocol):
     """Idempotent storage of candles, trades and their coverage."""

@@ -111,6 +111,7 @@ def test_backfill_and_rate_limits(document: dict[str, Any]) -> None:
             days = run[side]["days"]
             assert run[side]["candles"] >= run["symbols"] * days * 1440 * 0.99, run
             number(run[side]["candles_per_second"], positive=True)
+            number(run[side]["replay_cpu_seconds"], positive=True)
         number(run["collector_to_ccxt_ratio"], positive=True)
     assert [r["exchange"] for r in b2["rate_limited"]] == ["binance", "kraken"]
     for limited in b2["rate_limited"]:
@@ -118,6 +119,7 @@ def test_backfill_and_rate_limits(document: dict[str, Any]) -> None:
         number(limited["permitted_per_minute"], positive=True)
         for counter in ("http_429", "http_418", "kraken_refused", "calls"):
             assert isinstance(limited[counter], int), limited
+        assert isinstance(limited["backfill_outlasted_window"], bool), limited
 
 
 def test_the_peer_and_the_collector_are_judged_alike(document: dict[str, Any]) -> None:

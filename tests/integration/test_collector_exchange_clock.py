@@ -13,6 +13,7 @@ exchange's clock is the time since that bar closed. Each source is sampled sever
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,18 +47,20 @@ def status_of(database: Database) -> dict[str, object]:
     return row
 
 
-async def health_record(redis_url: str) -> dict[str, object]:
+async def health_record(redis_url: str) -> dict[str, object] | None:
+    """The symbol's health record, once the heartbeat has written it."""
     store = RedisHealth.from_url(redis_url)
     try:
         records = await store.active_records(window=timedelta(seconds=30))
     finally:
         await store.close()
-    [params] = [
+    found = [
         r["params"]
         for r in records
         if isinstance(r.get("params"), dict) and r["params"].get("symbol") == SYMBOL
     ]
-    return dict(params)
+    assert len(found) <= 1, found
+    return dict(found[0]) if found else None
 
 
 Sample = tuple[dict[str, object], dict[str, float | None], dict[str, object]]
@@ -83,9 +86,17 @@ def collect_and_sample(
             },
         )
         wait_backfilled(collector, EXCHANGE, [SYMBOL], timeout=60)
-        wait_until(  # the process writes in batches: the database follows within seconds
+        wait_until(
             lambda: status_of(database)["backfill_progress"] == 1,
             timeout=30, describe="the backfill stored", details=collector.output,
+        )  # fmt: skip
+        wait_until(  # the heartbeat writes the record within a beat of the backfill's end
+            lambda: (asyncio.run(health_record(redis_url)) or {}).get("backfill_progress") == 1,
+            timeout=30, describe="the health record of the backfill", details=collector.output,
+        )  # fmt: skip
+        wait_until(  # see the module docstring: the exchange's clock well ahead of ours
+            lambda: replay.now_ms() - time.time() * 1000 >= 3 * MINUTE_MS,
+            timeout=30, describe="the exchange's clock three minutes ahead",
         )  # fmt: skip
         samples: list[Sample] = []
         for _ in range(8):
@@ -98,6 +109,7 @@ def collect_and_sample(
                 )
             }
             record = asyncio.run(health_record(redis_url))
+            assert record is not None, "the health record expired"
             samples.append((status, metrics, record))
         assert collector.stop() == 0, collector.output()
     return samples

@@ -221,3 +221,45 @@ async def test_a_stop_at_the_instant_a_stream_breaks_still_stops_the_symbol(scen
     done, _ = await asyncio.wait({task}, timeout=10)
     assert done == {task}, f"the symbol ran on after its cancellation: {status.message}"
     assert task.cancelled()
+
+
+async def test_a_backfill_is_reported_done_only_once_storage_holds_it(
+    replay_server_factory: StartServer, tmp_path: Path
+) -> None:
+    """When a symbol says its backfill is done (streaming, 100%), `ohlcv-collector status`,
+    which reads storage, must say so too. The writer here would hold the day's candles for
+    its whole second of batching; the backfill used to report done meanwhile."""
+    server = await replay_server_factory(exchange="binance")
+    storage = await open_sql_storage(f"sqlite://{tmp_path / 'ohlcv.sqlite'}")
+    await storage.migrate()
+    market = CcxtMarket(
+        exchange_id="binance", options={"enableRateLimit": False}, urls=server.ccxt_urls()
+    )
+    target = Target(exchange="binance", symbol="BTC/USDT", backtest_days=1)
+    status = SymbolStatus(exchange=target.exchange, symbol=target.symbol)
+    try:
+        async with BatchWriter(
+            storage, max_rows=100_000, max_seconds=1.0, buffer_max_rows=200_000
+        ) as writer:
+            sink = SymbolSink(status=status, writer=writer, coverage={})
+            collector = SymbolCollector(
+                target=target, market=market, sink=sink, options=CollectOptions(trades=False)
+            )
+            async with running(collector):
+
+                async def streaming() -> bool:
+                    return status.phase is Phase.STREAMING
+
+                await wait_until_async(
+                    streaming, timeout=30, interval=0.02, describe="the backfill ended"
+                )
+                claimed = list(sink.coverage[SeriesKind.CANDLES])
+                stored = await storage.coverage(
+                    exchange="binance", symbol="BTC/USDT", kind=SeriesKind.CANDLES
+                )
+    finally:
+        await market.close()
+        await storage.close()
+    assert status.backfill_progress == 1.0
+    assert claimed, "the backfill covered nothing"
+    assert stored == claimed

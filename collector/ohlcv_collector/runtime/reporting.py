@@ -9,6 +9,8 @@ the per-symbol metrics, so the collecting code stays about collecting.
 import logging
 import time
 
+from prometheus_client import Gauge
+
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.core.progress import EtaEstimator, progress_of
 from ohlcv_collector.core.retry import is_our_bug
@@ -31,6 +33,7 @@ class SymbolReporter:
     def __init__(self, *, status: SymbolStatus) -> None:
         self.status = status
         self.labels = {"exchange": status.exchange, "symbol": status.symbol}
+        self._lag_seconds: Gauge | None = None  # found once (it is set at every batch)
         self._eta = EtaEstimator()
         self._progress_logged_at = 0.0
 
@@ -75,7 +78,9 @@ class SymbolReporter:
         """How far the stored candles trail the exchange's clock (see core.coverage.lag_ms)."""
         lag = self.status.lag_ms(local_now=now_ms())
         if lag is not None:
-            metrics.LAG_SECONDS.labels(**self.labels).set(lag / 1000)
+            if self._lag_seconds is None:  # no series before a lag is known: 0 would lie
+                self._lag_seconds = metrics.LAG_SECONDS.labels(**self.labels)
+            self._lag_seconds.set(lag / 1000)
 
     def progress(self, *, window: TimeRange, covered: list[TimeRange]) -> None:
         """Share of the window stored and the time left; logged now and then while backfilling."""

@@ -121,6 +121,7 @@ class SymbolCollector:
         if self._newest_stream in self._streams.proving or now % MINUTE_MS < POLL_GRACE_MS:
             end -= MINUTE_MS
         self._window = collection_window(now=now, end=end, days=days)
+        candle_holes: list[TimeRange] = []
         if self._options.candles:
             candle_holes = holes(window=self._window, covered=self._candles_settled())
             self._report.status.holes = len(candle_holes)
@@ -133,26 +134,32 @@ class SymbolCollector:
             # What is left, as `status` counts it in the database (not what the pass found).
             left = holes(window=self._window, covered=self._candles_settled())
             self._report.status.holes = len(left)
-        if self._options.trades:
-            await self._repair_trades(end=end)
+        trade_holes = await self._repair_trades(end=end) if self._options.trades else 0
+        if candle_holes or trade_holes:
+            # A pass that filled holes reports progress and its phase once storage holds
+            # them, not up to a batching interval earlier (and a backfill is done sooner).
+            await self._sink.committed()
         self._report_progress()
         self._report.lag()
         if self._report.status.phase in (Phase.BACKFILLING, Phase.STARTING, Phase.ERROR):
             self._report.phase(Phase.STREAMING, "polling" if self._polling else "streaming")
         return now
 
-    async def _repair_trades(self, *, end: int) -> None:
-        """Trade history starts where the first trade was collected, unless backfilled.
+    async def _repair_trades(self, *, end: int) -> int:
+        """Fill the trade holes; returns how many there were.
 
-        The first trade stored counts from inside the collection window only, so that no
-        stray timestamp sends the repair back to where the exchange never had trades.
+        Trade history starts where the first trade was collected, unless backfilled. The
+        first trade stored counts from inside the collection window only, so that no stray
+        timestamp sends the repair back to where the exchange never had trades.
         """
         covered = self._covered(SeriesKind.TRADES)
         first = self._sink.first_trade
         first_stored = None if first is None else max(first, self._window.start)
         window = since_first(covered, end=end, first_stored=first_stored)
-        for hole in holes(window=window, covered=covered):
+        trade_holes = holes(window=window, covered=covered)
+        for hole in trade_holes:
             await self._filler.fill_trades(hole)
+        return len(trade_holes)
 
     def _covered(self, kind: SeriesKind) -> list[TimeRange]:
         return self._sink.coverage.get(kind, [])

@@ -58,6 +58,9 @@ def candle_of(row: Any, *, exchange: str, symbol: str) -> Candle:
     )
 
 
+_SIDES = {"buy": Side.BUY, "sell": Side.SELL}  # a dict lookup; calling the enum is slower
+
+
 def trade_of(row: Any, *, exchange: str, symbol: str) -> Trade:
     """A trade from ccxt's unified trade structure."""
     timestamp = row.get("timestamp")
@@ -69,5 +72,5 @@ def trade_of(row: Any, *, exchange: str, symbol: str) -> Trade:
         time=timestamp if isinstance(timestamp, int) else 0,
         price=decimal_of(row.get("price")),
         amount=decimal_of(row.get("amount")),
-        side=Side(side) if side in ("buy", "sell") else Side.UNKNOWN,
+        side=_SIDES.get(side, Side.UNKNOWN) if type(side) is str else Side.UNKNOWN,
     )
