@@ -38,6 +38,7 @@ async def collector_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, 
                 directory=lab.directory, args=history) as served:  # fmt: skip
         dsn = await lab.collector_database(exchange="binance", symbols=names, days=days)
         expected = symbols * days * 1440
+        replay_before = served.child.cpu()  # its start-up (loading the recording) left out
         collector = lab.collector(
             name=f"backfill-{symbols}", exchange="binance", dsn=dsn, ccxt_urls=served.ccxt_urls,
             args=(*CANDLE_ARGS, "--backfill-days", str(days)),
@@ -53,7 +54,8 @@ async def collector_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, 
                 await asyncio.sleep(0.05)
             # from its first candle request (ccxt alone is timed from there too)
             seconds = time.time() - float(served.stats()["first_candle_call"])
-            cpu, peak, replay_cpu = collector.cpu(), collector.peak_rss_mb(), served.child.cpu()
+            cpu, peak = collector.cpu(), collector.peak_rss_mb()
+            replay_cpu = served.child.cpu() - replay_before
         finally:
             await connection.close()
             collector.stop()
@@ -67,13 +69,14 @@ async def ccxt_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, Any]:
     names = symbol_names(symbols, quote="USD")
     with replay(exchange="binance", symbols=symbols, data=[BINANCE_CANDLES],
                 directory=lab.directory, args=("--history", f"{days + 1}d")) as served:  # fmt: skip
+        replay_before = served.child.cpu()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.ccxt_ceiling", "candles", json.dumps(served.ccxt_urls),
             str(lab.directory / "ccxt-candles.txt"), str(days), *names,
             stdout=asyncio.subprocess.PIPE,
         )  # fmt: skip
         out, _ = await process.communicate()
-        replay_cpu = served.child.cpu()
+        replay_cpu = served.child.cpu() - replay_before
     result = json.loads(out.decode().splitlines()[-1])
     return {"symbols": symbols, "days": days, "candles": result["candles"],
             "seconds": round(result["seconds"], 2),
