@@ -125,7 +125,7 @@ def test_probes_metrics_and_progress_tell_an_operator_what_is_happening(
         reconnects = samples["ohlcv_collector_stream_reconnects_total"]
         assert sum(reconnects.values()) >= 3
         assert collector.metric("ohlcv_collector_rate_limit_waits_total", exchange="kraken")
-        for sampled in ("batch_write_seconds_count", "write_failures_total"):  # every 5 s
+        for sampled in ("batch_write_seconds_count", "write_failures_total"):  # failures: 5 s
             collector.wait_metric(f"ohlcv_collector_{sampled}", lambda v: v > 0, timeout=10)
         assert collector.metric("ohlcv_collector_buffered_rows") is not None
 

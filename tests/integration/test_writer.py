@@ -15,6 +15,7 @@ import pytest
 
 from ohlcv_collector.core.retry import RetryPolicy
 from ohlcv_collector.models import Candle, SeriesKind, TimeRange, Trade
+from ohlcv_collector.observability.metrics import REGISTRY
 from ohlcv_collector.ports import Coverage, Storage, WriteBatch, WriteResult
 from ohlcv_collector.runtime.writer import BatchWriter
 from tests.harness.waiting import wait_until_async
@@ -258,3 +259,17 @@ async def test_a_close_given_up_on_reports_what_was_lost(
     assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
         "batch writer stopped with 51 rows not stored"
     ]
+
+
+async def test_every_write_is_timed_in_the_metrics(storage: Storage) -> None:
+    """`ohlcv_collector_batch_write_seconds` counts every batch written, so that its rate is
+    the write rate (it was fed one write every few seconds, a sample)."""
+    count = "ohlcv_collector_batch_write_seconds_count"
+    before = REGISTRY.get_sample_value(count) or 0.0
+    async with BatchWriter(storage, max_rows=10, max_seconds=1.0, buffer_max_rows=100) as writer:
+        for first in range(0, 50, 10):
+            await writer.put(trades_batch(first, 10))
+            await writer.flush()
+        written = writer.stats.batches_written
+    assert written == 5
+    assert (REGISTRY.get_sample_value(count) or 0.0) - before == written

@@ -26,6 +26,7 @@ from ohlcv_collector.core.retry import (
     RetryPolicy,
     is_our_bug,
 )
+from ohlcv_collector.observability import metrics
 from ohlcv_collector.ports import Storage, WriteBatch
 
 logger = logging.getLogger("ohlcv_collector.writer")
@@ -239,6 +240,7 @@ class BatchWriter:
                 attempt = await self._back_off(attempt=attempt, rows=len(batch), error=error)
         counters = self._counters
         counters.last_write_seconds = loop.time() - started
+        metrics.BATCH_LATENCY.observe(counters.last_write_seconds)  # every write, not a sample
         if counters.consecutive_failures:
             logger.info("storage write succeeded after %d failures", counters.consecutive_failures)
         counters.consecutive_failures = 0
