@@ -162,6 +162,8 @@ class BatchSink(Protocol):
 class Storage(Protocol):
     """Idempotent storage of candles, trades and their coverage."""
 
+    parallel_writes: int  # how many `write` calls may run at once (the batch writer's)
+
     async def migrate(self) -> None:
         """Create or upgrade the schema; safe to run at every start."""
         ...

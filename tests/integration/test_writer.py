@@ -160,6 +160,7 @@ class RecordingStorage:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        self.parallel_writes = storage.parallel_writes
         self.written: list[WriteBatch] = []
 
     async def write(self, batch: WriteBatch) -> WriteResult:
@@ -273,3 +274,59 @@ async def test_every_write_is_timed_in_the_metrics(storage: Storage) -> None:
         written = writer.stats.batches_written
     assert written == 5
     assert (REGISTRY.get_sample_value(count) or 0.0) - before == written
+
+
+class FirstWriteHeld(RecordingStorage):
+    """Real storage whose first write waits for `release`, and that counts finished writes."""
+
+    def __init__(self, storage: Storage, *, parallel_writes: int) -> None:
+        super().__init__(storage)
+        self.parallel_writes = parallel_writes
+        self.release = asyncio.Event()
+        self.finished = 0
+
+    async def write(self, batch: WriteBatch) -> WriteResult:
+        first = not self.written
+        self.written.append(batch)
+        if first:
+            await self.release.wait()
+        result = await self.storage.write(batch)
+        self.finished += 1
+        return result
+
+
+async def test_writes_run_side_by_side_and_flush_waits_for_every_earlier_one(
+    storage: Storage,
+) -> None:
+    """With two writes allowed, a slow write does not hold the next batch back (one at a
+    time, the writer was the serial stage of a backfill), yet flush() still returns only
+    once every batch put before it is stored, and every row is stored once."""
+    held = FirstWriteHeld(storage, parallel_writes=2)
+    async with BatchWriter(held, max_rows=10, max_seconds=1.0, buffer_max_rows=1000) as writer:
+        await writer.put(trades_batch(0, 10))  # due at once: the first write, held
+        await writer.put(trades_batch(10, 10))  # the second write, beside it
+
+        async def second_stored() -> bool:
+            return held.finished == 1 and await stored_trades(storage) == 10
+
+        await wait_until_async(second_stored, timeout=3, describe="the second write done")
+        flushed = asyncio.create_task(writer.flush())
+        await asyncio.sleep(0.2)
+        assert not flushed.done(), "flush() returned while the first batch was not stored"
+        held.release.set()
+        await flushed
+        assert writer.stats.buffered_rows == 0
+    assert await stored_trades(storage) == 20
+    assert held.finished == 2
+
+
+async def test_one_write_at_a_time_where_the_storage_says_so(storage: Storage) -> None:
+    held = FirstWriteHeld(storage, parallel_writes=1)
+    async with BatchWriter(held, max_rows=10, max_seconds=1.0, buffer_max_rows=1000) as writer:
+        await writer.put(trades_batch(0, 10))
+        await writer.put(trades_batch(10, 10))
+        await asyncio.sleep(0.3)
+        assert (len(held.written), held.finished) == (1, 0)
+        held.release.set()
+        await writer.flush()
+    assert await stored_trades(storage) == 20

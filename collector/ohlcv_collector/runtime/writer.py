@@ -1,13 +1,19 @@
 """The one path from collection tasks to storage: buffered, batched, retried, never dropped.
 
-Collection tasks `put()` batches and move on; one background task writes them in order,
-combining consecutive batches into one storage call of up to `max_rows` rows, as soon
-as `max_rows` are buffered or the oldest row has waited `max_seconds`. A failed write
-is retried, with exponential backoff, until it succeeds: the rows stay in the buffer
-meanwhile, and once the buffer is full `put()` waits, which slows collection down to
-what the database takes instead of losing anything. When to write and how long to back
-off are pure functions of the core (`core.batching`, `core.retry`); this module only
-carries them out.
+Collection tasks `put()` batches and move on; background tasks write them, combining
+consecutive batches into one storage call of up to `max_rows` rows, as soon as
+`max_rows` are buffered or the oldest row has waited `max_seconds`. Up to the storage's
+`parallel_writes` calls run at once: one at a time, the writer is the serial stage of a
+backfill (busy 98% of bench B2's run, its buffer full), because the database sits idle
+while this process encodes the next batch and the process waits while the database
+stores one. Each call is a transaction carrying its own rows and the coverage they
+complete, so calls may finish in any order; `flush()` waits for every earlier batch.
+
+A failed write is retried, with exponential backoff, until it succeeds: the rows stay
+in the buffer meanwhile, and once the buffer is full `put()` waits, which slows
+collection down to what the database takes instead of losing anything. When to write
+and how long to back off are pure functions of the core (`core.batching`, `core.retry`);
+this module only carries them out.
 """
 
 import asyncio
@@ -77,11 +83,12 @@ def combine(batches: Iterable[WriteBatch]) -> WriteBatch:
 
 
 class BatchWriter:
-    """Buffers batches and writes them to `storage` in order; use it as `async with`.
+    """Buffers batches and writes them to `storage`; use it as `async with`.
 
-    Rows count towards `buffer_max_rows` until they are stored. Failed writes are
-    retried on `retry`; once `close()` has begun, on `closing_retry`, because a stopping
-    collector has a grace period to finish in.
+    Batches are taken for writing in the order they were put, by up to
+    `storage.parallel_writes` writes at once. Rows count towards `buffer_max_rows` until
+    they are stored. Failed writes are retried on `retry`; once `close()` has begun, on
+    `closing_retry`, because a stopping collector has a grace period to finish in.
     """
 
     def __init__(
@@ -104,10 +111,14 @@ class BatchWriter:
         self._retry = retry
         self._closing_retry = closing_retry
         self._random = random
-        self._buffer: deque[_Buffered] = deque()
-        self._buffered_rows = 0
+        self._buffer: deque[_Buffered] = deque()  # not yet stored, or stored out of turn
+        self._buffered_rows = 0  # rows not yet stored
+        self._waiting: deque[_Buffered] = deque()  # the buffer's newest, not yet taken
+        self._waiting_rows = 0
+        self._stored: set[int] = set()  # sequences stored while an older one is not
         self._accepted = 0  # sequence of the newest buffered batch
-        self._written = 0  # sequence of the newest stored batch
+        self._taken = 0  # sequence of the newest batch a write has taken
+        self._written = 0  # every batch up to this sequence is stored
         self._flush_through = 0  # flush() asked for everything up to this sequence
         self._changed = asyncio.Condition()
         self._closing = asyncio.Event()
@@ -159,12 +170,15 @@ class BatchWriter:
             self._ensure_accepting()
             self._accepted += 1
             loop = asyncio.get_running_loop()
-            self._buffer.append(_Buffered(self._accepted, batch, since=loop.time()))
+            buffered = _Buffered(self._accepted, batch, since=loop.time())
+            self._buffer.append(buffered)
+            self._waiting.append(buffered)
             self._buffered_rows += len(batch)
-            # The writer sleeps until its oldest batch is due, so only a put that changes
-            # when that is wakes it: the first batch starts the clock, a full buffer is due
-            # now. Waking it for every put cost a task switch per streamed batch.
-            if len(self._buffer) == 1 or self._buffered_rows >= self._max_rows:
+            self._waiting_rows += len(batch)
+            # Writes sleep until the oldest waiting batch is due, so only a put that changes
+            # when that is wakes them: the first batch starts the clock, a full batch is due
+            # now. Waking them for every put cost a task switch per streamed batch.
+            if len(self._waiting) == 1 or self._waiting_rows >= self._max_rows:
                 self._changed.notify_all()
 
     async def flush(self) -> None:
@@ -192,8 +206,9 @@ class BatchWriter:
 
     async def _run(self) -> None:
         try:
-            while (due := await self._next_due()) is not None:
-                await self._store(due)
+            async with asyncio.TaskGroup() as writes:
+                for _ in range(self._storage.parallel_writes):
+                    writes.create_task(self._write_while_open())
         finally:
             if self._buffered_rows:
                 logger.error(
@@ -203,25 +218,34 @@ class BatchWriter:
             async with self._changed:
                 self._changed.notify_all()
 
+    async def _write_while_open(self) -> None:
+        while (due := await self._next_due()) is not None:
+            await self._store(due)
+
     async def _next_due(self) -> list[_Buffered] | None:
-        """The oldest batches to write next, once due; None when closed and empty."""
+        """The oldest waiting batches, taken for one write once due; None when closed and
+        nothing waits."""
         loop = asyncio.get_running_loop()
         async with self._changed:
             while True:
+                waiting = self._waiting
                 delay = seconds_until_flush(
-                    buffered_rows=self._buffered_rows,
-                    oldest_age=loop.time() - self._buffer[0].since if self._buffer else 0.0,
+                    buffered_rows=self._waiting_rows,
+                    oldest_age=loop.time() - waiting[0].since if waiting else 0.0,
                     max_rows=self._max_rows,
                     max_seconds=self._max_seconds,
-                    forced=self._closing.is_set() or self._flush_through > self._written,
+                    forced=self._closing.is_set() or self._flush_through > self._taken,
                 )
                 if delay is None and self._closing.is_set():
                     return None
                 if delay == 0:
                     count = batches_to_combine(
-                        (len(item.batch) for item in self._buffer), max_rows=self._max_rows
+                        (len(item.batch) for item in waiting), max_rows=self._max_rows
                     )
-                    return [self._buffer[i] for i in range(count)]
+                    due = [waiting.popleft() for _ in range(count)]
+                    self._waiting_rows -= sum(len(item.batch) for item in due)
+                    self._taken = due[-1].sequence
+                    return due
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await self._changed.wait()
@@ -250,10 +274,13 @@ class BatchWriter:
         counters.trades_inserted += result.trades
         counters.trades_duplicate += len(batch.trades) - result.trades
         async with self._changed:
-            for _ in due:
-                self._buffer.popleft()
             self._buffered_rows -= len(batch)
-            self._written = due[-1].sequence
+            self._stored.update(item.sequence for item in due)
+            # Another write may still hold older batches: `flush()` counts only the
+            # stored prefix, so it never returns before an earlier batch is stored.
+            while self._buffer and self._buffer[0].sequence in self._stored:
+                self._written = self._buffer.popleft().sequence
+                self._stored.discard(self._written)
             self._changed.notify_all()
 
     async def _back_off(self, *, attempt: int, rows: int, error: Exception) -> int:

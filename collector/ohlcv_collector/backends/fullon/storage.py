@@ -29,6 +29,8 @@ def _at(instant: int) -> datetime:
 class FullonStorage:
     """The `Storage` port on fullon_ohlcv, with coverage kept by `coverage`."""
 
+    parallel_writes = 1  # a symbol's repositories are made on its first write
+
     def __init__(self, *, coverage: Storage) -> None:
         self._coverage = coverage
         self._repositories: dict[tuple[str, str, str], Any] = {}

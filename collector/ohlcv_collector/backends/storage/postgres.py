@@ -82,6 +82,11 @@ class PostgresStorage:
     """The `Storage` port on PostgreSQL; `timescaledb` tells, after `migrate()`, whether
     candles and trades are hypertables (True) or plain tables (False)."""
 
+    # Two transactions at once keep the server busy while this process encodes the next
+    # batch (one at a time, each side waited for the other); the pool keeps connections
+    # for reads besides.
+    parallel_writes = 2
+
     def __init__(self, *, pool: "asyncpg.Pool[asyncpg.Record]") -> None:
         self._pool = pool
         self.timescaledb = False

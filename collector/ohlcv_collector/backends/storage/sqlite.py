@@ -50,6 +50,8 @@ _INSERT_TRADES = _insert(table=schema.TRADES, columns=TRADE_COLUMNS)
 class SqliteStorage:
     """The `Storage` port on one SQLite file; decimals are stored as their exact text."""
 
+    parallel_writes = 1  # SQLite has one writer at a time
+
     def __init__(self, *, writer: aiosqlite.Connection, reader: aiosqlite.Connection) -> None:
         self._writer = writer
         self._reader = reader
