@@ -75,6 +75,7 @@ async def scenarios(lab: Lab, plan: Plan, only: set[str], partial: Path) -> dict
     ):  # fmt: skip
         if name not in only and not (name == "B1" and "B6" in only):
             continue
+        await lab.drop_databases()
         began = time.monotonic()
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         results[name] = await run(lab, plan) | {"seconds": round(time.monotonic() - began, 1)}
