@@ -2,7 +2,9 @@
 
 The chart runs `operator.replicas: 2` with its PodDisruptionBudget; the leader's process is
 killed with SIGKILL from the node, as the kernel's OOM killer would (no Lease released), and
-the standby Pod must take the Lease over within its lease time and go on reconciling.
+a new operator process must take the Lease over once it runs out and go on reconciling. That
+is the standby Pod, or the killed Pod's own container, which the kubelet restarts at once and
+which then races the standby for the expired Lease (CI saw it win).
 """
 
 import os
@@ -35,7 +37,7 @@ def operator_process(pod: str) -> int:
     return pid
 
 
-def test_two_operator_pods_one_leads_and_the_other_takes_over_from_a_killed_leader(
+def test_two_operator_pods_one_leads_and_a_new_leader_takes_over_from_a_killed_one(
     cluster: Cluster, cluster_namespace: str, postgres_dsn: str
 ) -> None:
     with installation(
@@ -83,16 +85,15 @@ def test_two_operator_pods_one_leads_and_the_other_takes_over_from_a_killed_lead
         os.kill(operator_process(leader), signal.SIGKILL)
         started = time.monotonic()
         wait_until(
-            lambda: holder() == standby,
+            lambda: holder() in pods and identity() != killed,
             timeout=LEASE_SECONDS + 2 * RETRY_SECONDS + 10,
-            describe="the standby Pod took the Lease over",
+            describe="a new operator process took the Lease over",
             details=lambda: (
                 f"{cluster.get('lease', LEASE, namespace=cluster_namespace)}\n"
                 + scene.describe(EXCHANGE)
             ),
         )
         assert time.monotonic() - started > RETRY_SECONDS  # it waited for the lease to run out
-        assert identity() != killed
         scene.kubectl("scale", f"ohlcvcollector/{EXCHANGE}", "--replicas=2")
         scene.wait_collectors_ready(EXCHANGE, count=2)
         wait_until(
