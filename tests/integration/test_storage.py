@@ -8,7 +8,6 @@ with the rows, CHECK constraints against invalid rows, a 50,000-trade batch, URL
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -58,8 +57,8 @@ async def test_concurrent_migrations_from_two_processes_apply_once(backend: Back
 async def test_rows_read_back_equal_to_what_was_written(storage: Storage) -> None:
     candles = [candle(0), candle(1, volume=Decimal("0"), close=Decimal("61828.00")), candle(2)]
     trades = [trade(0), trade(1, price="0.26833389999999996", amount="1E-8"),
-              replace(trade(2), side=Side.UNKNOWN)]  # fmt: skip
-    other_symbol = replace(trade(3), symbol="ETH/USDT")
+              trade(2)._replace(side=Side.UNKNOWN)]  # fmt: skip
+    other_symbol = trade(3)._replace(symbol="ETH/USDT")
     await storage.write(WriteBatch(candles=candles, trades=[*trades, other_symbol]))
 
     stored_candles = await storage.candles(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING)
@@ -69,6 +68,25 @@ async def test_rows_read_back_equal_to_what_was_written(storage: Storage) -> Non
     assert [str(t.price) for t in stored_trades] == ["61828.00", "0.26833389999999996", "61828.00"]
     assert [t.side for t in stored_trades] == [Side.SELL, Side.BUY, Side.UNKNOWN]
     assert all(type(t.side) is Side for t in stored_trades)
+
+
+async def test_text_that_array_syntax_uses_is_stored_as_sent(storage: Storage) -> None:
+    """Ids and symbols travel inside array literals: quotes, backslashes, commas, braces,
+    spaces, the word NULL and the empty string must come back unchanged."""
+    ids = ['a"b', "c\\d", "e,f", "{g}", " h i ", "NULL", "", '\\"', "ü€", "\\N"]
+    trades = [trade(n)._replace(trade_id=trade_id) for n, trade_id in enumerate(ids)]
+    odd_symbol = [trade(0)._replace(symbol='X"{,}\\Y/USDT')]
+    candles = [candle(0)._replace(trades=None), candle(1), candle(2)]
+    await storage.write(WriteBatch(candles=candles, trades=[*trades, *odd_symbol]))
+
+    stored = await storage.trades(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING)
+    assert [t.trade_id for t in stored] == ids
+    assert (
+        await storage.trades(exchange=EXCHANGE, symbol='X"{,}\\Y/USDT', window=EVERYTHING)
+        == odd_symbol
+    )
+    stored_candles = await storage.candles(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING)
+    assert [c.trades for c in stored_candles] == [None, 3, 6]
 
 
 async def test_windows_include_their_start_and_exclude_their_end(storage: Storage) -> None:
@@ -94,7 +112,7 @@ async def test_duplicates_are_skipped_and_not_counted(backend: Backend, storage:
     repeated_within = WriteBatch(trades=[trade(8), trade(8), trade(9)])
     assert await storage.write(repeated_within) == WriteResult(candles=0, trades=2)
 
-    same_id_other_time = replace(trade(0), time=T0 + 5)  # keys include the time
+    same_id_other_time = trade(0)._replace(time=T0 + 5)  # keys include the time
     assert await storage.write(WriteBatch(trades=[same_id_other_time])) == WriteResult(0, 1)
     assert await backend.count("ohlcv_candles") == 3
     assert await backend.count("ohlcv_trades") == 11
@@ -158,7 +176,7 @@ INVALID_BATCHES = {
     "negative volume": WriteBatch(candles=[candle(1, volume=Decimal("-1"))]),
     "close above high": WriteBatch(candles=[candle(1, close=Decimal("70000"))]),
     "close below low": WriteBatch(candles=[candle(1, close=Decimal("61800"))]),
-    "negative trade count": WriteBatch(candles=[replace(candle(1), trades=-1)]),
+    "negative trade count": WriteBatch(candles=[candle(1)._replace(trades=-1)]),
     "empty coverage range": WriteBatch(coverage=[covers(SeriesKind.TRADES, 5, 5)]),
 }
 

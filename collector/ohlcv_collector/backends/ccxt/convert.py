@@ -41,7 +41,7 @@ def decimal_of(value: Any) -> Decimal:
 
 def candle_of(row: Any, *, exchange: str, symbol: str) -> Candle:
     """A candle from ccxt's `[timestamp, open, high, low, close, volume]`."""
-    if isinstance(row, list | tuple) and len(row) >= 6:
+    if type(row) is list and len(row) >= 6:  # what ccxt returns; the checks below are slower
         values = row
     else:
         values = [*row, *[None] * 6][:6] if isinstance(row, list | tuple) else [None] * 6

@@ -1,9 +1,9 @@
 """Storage on PostgreSQL through an asyncpg pool; TimescaleDB hypertables when available.
 
 A batch is one transaction: its candles and trades go in as one `INSERT ... SELECT FROM
-unnest(arrays) ON CONFLICT DO NOTHING` per table, which sends thousands of rows in one
-round trip and skips the stored ones, and its coverage is merged in the same
-transaction, so coverage is never visible before the rows it vouches for.
+unnest(arrays) ON CONFLICT DO NOTHING` per table (one array literal per column), which
+sends thousands of rows in one round trip and skips the stored ones, and its coverage is
+merged in the same transaction, so coverage is never visible before the rows it vouches for.
 """
 
 import logging
@@ -13,6 +13,11 @@ from typing import TypeAlias
 import asyncpg
 
 from ohlcv_collector.backends.storage import schema
+from ohlcv_collector.backends.storage.array_literals import (
+    number_array,
+    optional_number_array,
+    text_array,
+)
 from ohlcv_collector.backends.storage.queries import (
     CANDLE_COLUMNS,
     TRADE_COLUMNS,
@@ -35,24 +40,19 @@ _HYPERTABLES = (schema.CANDLES, schema.TRADES)
 _MIGRATION_LOCK = 0x6F686C63765F6462  # "ohlcv_db"
 
 
-def _value(column: str, kind: str) -> str:
+def _value(column: str) -> str:
     """The SQL that turns one unnested array element into the column's value."""
-    if column == "ts":
-        return schema.POSTGRES.instant_from_ms.format(column)
-    return f"{column}::numeric" if kind == "decimal" else column
+    return schema.POSTGRES.instant_from_ms.format(column) if column == "ts" else column
 
 
 def _bulk_insert(*, table: str, columns: Sequence[str], arrays: Sequence[str]) -> str:
-    """`INSERT ... SELECT FROM unnest($1::type[], ...)`, one array per column.
+    """`INSERT ... SELECT FROM unnest($1::text::type[], ...)`, one array per column.
 
-    `arrays` gives the type each column's values travel as: epoch ms go as int8 and
-    become timestamptz in SQL; decimals go as their exact text ("decimal"), which
-    asyncpg encodes about three times faster than numeric, and are cast back in SQL.
+    Each array travels as one array literal string (see `array_literals`) that SQL casts
+    to `arrays`' type; epoch ms go as int8 and become timestamptz in SQL.
     """
-    placeholders = ", ".join(
-        f"${i}::{'text' if kind == 'decimal' else kind}[]" for i, kind in enumerate(arrays, start=1)
-    )
-    values = ", ".join(map(_value, columns, arrays))
+    placeholders = ", ".join(f"${i}::text::{kind}[]" for i, kind in enumerate(arrays, start=1))
+    values = ", ".join(map(_value, columns))
     names = ", ".join(columns)
     return (
         f"INSERT INTO {table} ({names}) SELECT {values}"  # noqa: S608 (constants)
@@ -63,13 +63,13 @@ def _bulk_insert(*, table: str, columns: Sequence[str], arrays: Sequence[str]) -
 _INSERT_CANDLES = _bulk_insert(
     table=schema.CANDLES,
     columns=CANDLE_COLUMNS,
-    arrays=("text", "text", "text", "int8", "decimal", "decimal", "decimal", "decimal",
-            "decimal", "int4"),
+    arrays=("text", "text", "text", "int8", "numeric", "numeric", "numeric", "numeric",
+            "numeric", "int4"),
 )  # fmt: skip
 _INSERT_TRADES = _bulk_insert(
     table=schema.TRADES,
     columns=TRADE_COLUMNS,
-    arrays=("text", "text", "text", "int8", "decimal", "decimal", "text"),
+    arrays=("text", "text", "text", "int8", "numeric", "numeric", "text"),
 )
 
 
@@ -161,11 +161,12 @@ async def _insert_candles(connection: _Connection, candles: list[Candle]) -> int
         return 0
     status = await connection.execute(
         _INSERT_CANDLES,
-        [c.exchange for c in candles], [c.symbol for c in candles],
-        [c.timeframe for c in candles], [c.start for c in candles],
-        [str(c.open) for c in candles], [str(c.high) for c in candles],
-        [str(c.low) for c in candles], [str(c.close) for c in candles],
-        [str(c.volume) for c in candles], [c.trades for c in candles],
+        text_array([c.exchange for c in candles]), text_array([c.symbol for c in candles]),
+        text_array([c.timeframe for c in candles]), number_array([c.start for c in candles]),
+        number_array([c.open for c in candles]), number_array([c.high for c in candles]),
+        number_array([c.low for c in candles]), number_array([c.close for c in candles]),
+        number_array([c.volume for c in candles]),
+        optional_number_array([c.trades for c in candles]),
     )  # fmt: skip
     return _inserted(status)
 
@@ -175,10 +176,10 @@ async def _insert_trades(connection: _Connection, trades: list[Trade]) -> int:
         return 0
     status = await connection.execute(
         _INSERT_TRADES,
-        [t.exchange for t in trades], [t.symbol for t in trades],
-        [t.trade_id for t in trades], [t.time for t in trades],
-        [str(t.price) for t in trades], [str(t.amount) for t in trades],
-        [t.side.value for t in trades],
+        text_array([t.exchange for t in trades]), text_array([t.symbol for t in trades]),
+        text_array([t.trade_id for t in trades]), number_array([t.time for t in trades]),
+        number_array([t.price for t in trades]), number_array([t.amount for t in trades]),
+        text_array([t.side.value for t in trades]),
     )  # fmt: skip
     return _inserted(status)
 
