@@ -263,3 +263,30 @@ async def test_a_backfill_is_reported_done_only_once_storage_holds_it(
     assert status.backfill_progress == 1.0
     assert claimed, "the backfill covered nothing"
     assert stored == claimed
+
+
+async def test_the_bar_left_unpublished_at_the_backfill_is_fetched_once_published(
+    scene: Scene,
+) -> None:
+    """A first pass in the first seconds of a minute leaves the bar before it (the exchange
+    may not have published it yet), and the candle stream that just connected starts with
+    the bar in progress, so it proves nothing until the next minute begins. That bar is
+    due a few seconds later, not when the stream proves its first range a minute later
+    (with a long repair interval it waited that long)."""
+    clock = await scene.market.exchange_time()
+    await asyncio.sleep((MINUTE_MS - clock % MINUTE_MS + 300) / 1000)  # 0.3 s into a minute
+    target = Target(exchange="binance", symbol="BTC/USDT", backtest_days=1)
+    options = CollectOptions(trades=False, repair_interval_seconds=3600)
+    collector, _ = await scene.collector(target, options=options)
+    started = await scene.market.exchange_time()
+    bar_before = floor_minute(started) - MINUTE_MS
+    assert started % MINUTE_MS < 2_000  # inside the grace, so the first pass leaves it
+
+    async def bar_stored() -> bool:
+        window = TimeRange(bar_before, bar_before + MINUTE_MS)
+        return bool(
+            await scene.storage.candles(exchange="binance", symbol="BTC/USDT", window=window)
+        )
+
+    async with running(collector):
+        await wait_until_async(bar_stored, timeout=20, describe="the bar before the start stored")

@@ -85,11 +85,13 @@ class SymbolCollector:
         attempt = 0
         while True:
             try:
-                now = await self._repair_pass()
+                await self._repair_pass()
                 attempt = 0
                 wait = self._options.repair_interval_seconds
-                if self._polling:  # the next bar closes at the next minute boundary
-                    wait = (MINUTE_MS - now % MINUTE_MS + POLL_GRACE_MS) / 1000
+                if self._polling:  # REST is the only source of each new bar
+                    wait = self._seconds_until_next_bar()
+                elif self._newest_stream not in self._streams.proving:
+                    wait = min(wait, self._seconds_until_next_bar())
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
                         await self._repair_now.wait()
@@ -105,8 +107,21 @@ class SymbolCollector:
             await wait_to_retry(policy, attempt=attempt)
             attempt += 1
 
-    async def _repair_pass(self) -> int:
-        """Fill every hole of the window; returns the exchange's time at the start."""
+    def _seconds_until_next_bar(self) -> float:
+        """Until the bar after the window is closed and published, by the exchange's clock.
+
+        Without a stream proving its time (polling, or one not proving yet since its
+        (re)connect, such as a candle stream whose first bar is the one in progress) no
+        stream will confirm that bar, so the next pass is due then, not a repair interval
+        later: a backfill that ended in the first seconds of a minute, when the bar before
+        was not yet published, had it only when the stream proved its first range, up
+        to a minute later (bench B2 waited 50 s for it).
+        """
+        published = self._window.end + MINUTE_MS + POLL_GRACE_MS
+        return max(0.0, (published - now_ms() - self._report.status.clock_offset_ms) / 1000)
+
+    async def _repair_pass(self) -> None:
+        """Fill every hole of the window."""
         self._repair_now.clear()
         now = exchange_clock(
             clock=await self._filler.exchange_time(),  # a 5xx here is retried, not an error
@@ -143,7 +158,6 @@ class SymbolCollector:
         self._report.lag()
         if self._report.status.phase in (Phase.BACKFILLING, Phase.STARTING, Phase.ERROR):
             self._report.phase(Phase.STREAMING, "polling" if self._polling else "streaming")
-        return now
 
     async def _repair_trades(self, *, end: int) -> int:
         """Fill the trade holes; returns how many there were.
