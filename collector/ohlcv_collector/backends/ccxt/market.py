@@ -35,7 +35,7 @@ Result = TypeVar("Result")
 
 # A busy trade stream is read at most this often. Read at every trade, at 100 symbols at
 # the recording's own pace (bench B4), the collector spent 0.119 CPU s per 1,000 trades;
-# reads 0.2 s apart, 0.081 (ccxt alone: about 0.045). A trade waits that much longer at
+# reads 0.2 s apart, 0.081 (ccxt alone in B1: 0.043-0.054). A trade waits that long at
 # most, beside the writer's 1 s of batching (p99 from exchange to database 1.05 to 1.2 s).
 TRADES_GATHER_SECONDS = 0.2
 
