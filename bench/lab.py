@@ -74,7 +74,7 @@ class Lab:
     async def drop_databases(self) -> None:
         """Drop every database the runs made, and checkpoint: what one scenario wrote
         (millions of rows at 500 symbols) must not cost the next one its flushes and
-        vacuums. B2's 50-symbol backfill ran at a fifth of its speed right after B1."""
+        vacuums, so each scenario measures only itself."""
         admin = await asyncpg.connect(self.postgres.dsn())
         try:
             names = await admin.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'test_%'")
