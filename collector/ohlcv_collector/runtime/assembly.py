@@ -52,11 +52,11 @@ def open_target_editor(*, url: str, user_mail: str) -> SqlTargetEditor:
 
 def market_exchanges() -> frozenset[str]:
     """Exchange ids a market backend serves: ccxt's, and BitMEX through the built-in backend."""
-    import ccxt  # imported here: it takes a second, and only callers that check ids need it
-
+    # Imported here: ccxt takes a moment to import, and only callers that check ids need it.
     from ohlcv_collector.backends.bitmex.market import EXCHANGE_ID
+    from ohlcv_collector.backends.ccxt.client import exchange_ids
 
-    return frozenset(ccxt.exchanges) | {EXCHANGE_ID}
+    return exchange_ids() | {EXCHANGE_ID}
 
 
 def open_market(
@@ -72,14 +72,13 @@ def open_market(
         from ohlcv_collector.backends.fullon.market import FullonMarket
 
         return FullonMarket(exchange_id=exchange, user_mail=settings.user_mail, targets=targets)
-    # Imported here: ccxt takes a second to import, and the other commands don't need it.
-    import ccxt.async_support
-
+    # Imported here: ccxt takes a moment to import, and the other commands don't need it.
     from ohlcv_collector.backends.bitmex.market import EXCHANGE_ID, BitmexMarket
+    from ohlcv_collector.backends.ccxt.client import exchange_ids
     from ohlcv_collector.backends.ccxt.market import CcxtMarket
 
     urls = settings.ccxt_urls_by_exchange.get(exchange, settings.ccxt_urls)
-    if exchange == EXCHANGE_ID and exchange not in ccxt.async_support.exchanges:
+    if exchange == EXCHANGE_ID and exchange not in exchange_ids():
         pace = settings.ccxt_options.get("enableRateLimit") is not False
         return BitmexMarket(urls=urls, pace=pace, budget=budget)
     return CcxtMarket(exchange_id=exchange, options=settings.ccxt_options, urls=urls, budget=budget)

@@ -55,6 +55,11 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
+def exchange_ids() -> frozenset[str]:
+    """The exchange ids ccxt has (REST; those with WebSocket support are among them)."""
+    return frozenset(ccxt.async_support.exchanges)
+
+
 class UnknownExchangeError(ValueError):
     """ccxt has no exchange of that id."""
 
@@ -94,7 +99,7 @@ def build_exchange(
     by it as well as by ccxt.
     """
     module = ccxt.pro if exchange_id in ccxt.pro.exchanges else ccxt.async_support
-    if exchange_id not in ccxt.async_support.exchanges:
+    if exchange_id not in exchange_ids():
         raise UnknownExchangeError(
             f"exchange {exchange_id!r} is not supported by ccxt {ccxt.__version__}"
         )
