@@ -19,6 +19,7 @@ from ohlcv_collector.backends.storage import open_sql_storage
 from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, floor_minute
 from ohlcv_collector.ports import Coverage, Storage, WriteBatch
+from ohlcv_collector.runtime.filling import SPARE_REQUESTS, SpareRequests
 from ohlcv_collector.runtime.sink import SymbolSink
 from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
 from ohlcv_collector.runtime.symbol_status import SymbolStatus
@@ -51,7 +52,10 @@ class Scene:
         }
         status = SymbolStatus(exchange=target.exchange, symbol=target.symbol)
         sink = SymbolSink(status=status, writer=self.writer, coverage=coverage)
-        collector = SymbolCollector(target=target, market=self.market, sink=sink, options=options)
+        collector = SymbolCollector(
+            target=target, market=self.market, sink=sink, options=options,
+            spare=SpareRequests(count=SPARE_REQUESTS),
+        )  # fmt: skip
         return collector, status
 
 
@@ -243,8 +247,9 @@ async def test_a_backfill_is_reported_done_only_once_storage_holds_it(
         ) as writer:
             sink = SymbolSink(status=status, writer=writer, coverage={})
             collector = SymbolCollector(
-                target=target, market=market, sink=sink, options=CollectOptions(trades=False)
-            )
+                target=target, market=market, sink=sink, options=CollectOptions(trades=False),
+                spare=SpareRequests(count=SPARE_REQUESTS),
+            )  # fmt: skip
             async with running(collector):
 
                 async def streaming() -> bool:

@@ -40,7 +40,12 @@ def _server(request: web.Request) -> ReplayServer:
 
 
 def state_of(server: ReplayServer) -> dict[str, Any]:
-    return {**server.exchange.state(), "websockets": len(server.connections)}
+    return {
+        **server.exchange.state(),
+        "websockets": len(server.connections),
+        "rest_requests": dict(server.rest_requests),
+        "rest_in_flight_peak": dict(server.rest_in_flight_peak),
+    }
 
 
 async def _state(request: web.Request) -> web.Response:

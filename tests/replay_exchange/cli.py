@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     faults.add_argument("--http-5xx-every", type=float, metavar="SECONDS")
     faults.add_argument("--http-5xx-burst", type=int, default=3, metavar="CALLS")
     faults.add_argument("--http-5xx-status", type=int, default=503)
+    faults.add_argument("--rest-latency", type=float, metavar="SECONDS")
     for name in (
         "rest-truncate",
         "rest-malformed",
@@ -113,6 +114,7 @@ def config_from(arguments: argparse.Namespace) -> ReplayConfig:
         http_5xx_every_s=arguments.http_5xx_every,
         http_5xx_burst=arguments.http_5xx_burst,
         http_5xx_status=arguments.http_5xx_status,
+        rest_latency_s=arguments.rest_latency,
         rest_truncate_every=arguments.rest_truncate_every,
         rest_malformed_every=arguments.rest_malformed_every,
         ws_truncate_every=arguments.ws_truncate_every,

@@ -34,6 +34,7 @@ class FaultPlan:
     http_5xx_every_s: float | None = None
     http_5xx_burst: int = 3
     http_5xx_status: int = 503
+    rest_latency_s: float | None = None  # every REST answer this late: a distant exchange
     rest_truncate_every: int | None = None
     rest_malformed_every: int | None = None
     ws_truncate_every: int | None = None

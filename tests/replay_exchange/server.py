@@ -1,16 +1,19 @@
 """The aiohttp server: thin adapters from HTTP and WebSocket to the sans-I/O core.
 
-A REST call goes through, in order: the rate limit (when enabled), a 5xx burst (when one is
-running), the pure answer, then the body faults. Errors the exchange would answer (Binance's
--1121, Kraken's EQuery, BitMEX's and Hyperliquid's error bodies) are ordinary answers here, not
-exceptions. Which routes exist and what each answers comes from the exchange's `Venue`.
+A REST call goes through, in order: the latency (when set), the rate limit (when enabled), a
+5xx burst (when one is running), the pure answer, then the body faults. Errors the exchange
+would answer (Binance's -1121, Kraken's EQuery, BitMEX's and Hyperliquid's error bodies) are
+ordinary answers here, not exceptions. Which routes exist and what each answers comes from the
+exchange's `Venue`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,11 @@ class ReplayServer:
         self._port: int | None = None
         self._host = "127.0.0.1"
         self._connection_ids = itertools.count(1)
+        # REST requests per endpoint: all, being answered now, and the most at once (how
+        # many a client keeps in flight; with a latency set, they overlap).
+        self.rest_requests: Counter[str] = Counter()
+        self.rest_in_flight: Counter[str] = Counter()
+        self.rest_in_flight_peak: Counter[str] = Counter()
 
     @property
     def exchange_id(self) -> str:
@@ -103,7 +111,19 @@ class ReplayServer:
 
     def _rest_handler(self, endpoint: Endpoint) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
-            return self._answer(request, endpoint, await _params(request, endpoint))
+            params = await _params(request, endpoint)
+            self.rest_requests[endpoint.name] += 1
+            self.rest_in_flight[endpoint.name] += 1
+            self.rest_in_flight_peak[endpoint.name] = max(
+                self.rest_in_flight_peak[endpoint.name], self.rest_in_flight[endpoint.name]
+            )
+            try:
+                latency = self.exchange.faults.rest_latency_s
+                if latency:
+                    await asyncio.sleep(latency)
+                return self._answer(request, endpoint, params)
+            finally:
+                self.rest_in_flight[endpoint.name] -= 1
 
         return handle
 

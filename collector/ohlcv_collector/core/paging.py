@@ -119,6 +119,22 @@ class CandlePager:
         return min(self.hole.end, since + self.limit * MINUTE_MS, self._closed_until())
 
 
+def split_candle_hole(hole: TimeRange, *, limit: int, parts: int) -> list[TimeRange]:
+    """`hole` as at most `parts` consecutive ranges of whole candle pages (the last range
+    takes the rest), for pagers that fetch side by side.
+
+    A page of `limit` candles from `since` proves `limit - 1` of them closed (its last row is
+    the bar the next page starts at), so ranges cut every so many pages of `limit - 1`
+    minutes make the pagers together ask for the pages one pager would have asked for.
+    """
+    if hole.empty:
+        return []
+    page_ms = max(1, limit - 1) * MINUTE_MS
+    pages = -(-hole.duration // page_ms)
+    step = -(-pages // max(1, parts)) * page_ms
+    return [TimeRange(s, min(s + step, hole.end)) for s in range(hole.start, hole.end, step)]
+
+
 @dataclass(frozen=True, slots=True)
 class TradePage:
     """What one trade answer means."""

@@ -25,6 +25,7 @@ from ohlcv_collector.ports import (
     Storage,
     TargetSource,
 )
+from ohlcv_collector.runtime.filling import SPARE_REQUESTS, SpareRequests
 from ohlcv_collector.runtime.sink import SymbolSink
 from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
 from ohlcv_collector.runtime.symbol_status import SymbolStatus
@@ -76,6 +77,7 @@ class ExchangeCollector:
         self._allowed = symbols
         self._assignment = assignment
         self._running: dict[str, Running] = {}
+        self._spare_requests = SpareRequests(count=SPARE_REQUESTS)
         self._listed: dict[str, bool] = {}
         self._markets_loaded = False
         self._markets_age = MARKETS_REFRESH_SECONDS
@@ -178,8 +180,9 @@ class ExchangeCollector:
         self.statuses[target.symbol] = status
         sink = SymbolSink(status=status, writer=self._writer, coverage=coverage)
         collector = SymbolCollector(
-            target=target, market=self._market, sink=sink, options=self._options
-        )
+            target=target, market=self._market, sink=sink, options=self._options,
+            spare=self._spare_requests,
+        )  # fmt: skip
         task = asyncio.create_task(collector.run(), name=f"collect {self.exchange} {target.symbol}")
         self._running[target.symbol] = Running(target=target, task=task)
         log.info(

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from ohlcv_collector.core.aggregation import MinuteAssembler
 from ohlcv_collector.core.coverage import whole_minutes
-from ohlcv_collector.core.paging import CandlePager, TradePager
+from ohlcv_collector.core.paging import CandlePager, TradePager, split_candle_hole
 from ohlcv_collector.core.retry import EXCHANGE_REQUEST, RATE_LIMITED, is_our_bug
 from ohlcv_collector.models import SeriesKind, TimeRange
 from ohlcv_collector.observability import metrics
@@ -32,6 +32,36 @@ log = logging.getLogger("ohlcv_collector.symbol")
 
 Result = TypeVar("Result")
 
+# Candle pages one symbol's backfill may fetch at once, when the exchange's spare requests
+# allow. One page at a time waits a round trip per page: 30 days of Binance candles are 44
+# pages, a year 526, at 100-200 ms each from a cluster far from the exchange, while the
+# limit allows 50 such requests a second. ccxt's throttle still paces every request.
+PAGES_AT_ONCE = 4
+# Requests beyond one per symbol an exchange's backfills may make at once: two symbols'
+# deep backfills fetch PAGES_AT_ONCE pages each, and answers held stay bounded.
+SPARE_REQUESTS = 2 * (PAGES_AT_ONCE - 1)
+
+
+class SpareRequests:
+    """Requests an exchange's backfills may make beyond one per symbol, shared by its symbols.
+
+    Every symbol always pages on its own; a symbol with a long hole takes what is spare so
+    that a few symbols' deep backfills fetch several pages at once, while hundreds of
+    symbols together stay within a bounded number of requests (and answers in memory).
+    """
+
+    def __init__(self, *, count: int) -> None:
+        self._free = count
+
+    def take(self, *, wanted: int) -> int:
+        """Up to `wanted` spare requests, as many as are free now (possibly none)."""
+        taken = max(0, min(wanted, self._free))
+        self._free -= taken
+        return taken
+
+    def give_back(self, count: int) -> None:
+        self._free += count
+
 
 class HoleFiller:
     """Fills holes of one symbol's candle and trade series."""
@@ -41,10 +71,12 @@ class HoleFiller:
         *,
         market: MarketData,
         sink: SymbolSink,
+        spare: SpareRequests,
         on_progress: Callable[[], None],
     ) -> None:
         self._market = market
         self._sink = sink
+        self._spare = spare
         self._on_progress = on_progress
         self._symbol = sink.status.symbol
         self._labels = {"exchange": sink.status.exchange, "symbol": self._symbol}
@@ -98,18 +130,37 @@ class HoleFiller:
         and been published (see CandlePager), so that the last bar of a market whose data
         stops is taken, and the minutes after it are known to be empty.
         """
-        pager = CandlePager(
-            hole=hole,
-            limit=self._market.capabilities.candle_page_limit,
-            closed_before=closed_before,
-        )
-        while (since := pager.next_since()) is not None:
+        limit = self._market.capabilities.candle_page_limit
+        first = CandlePager(hole=hole, limit=limit, closed_before=closed_before)
+        await self._page_candles(first, pages=1)
+        if first.next_since() is None:
+            return
+        # The first answer showed how the exchange pages (one serving only its newest
+        # candles has answered the whole hole by now): the rest is cut into ranges of whole
+        # pages, fetched side by side with the spare requests free now.
+        rest = TimeRange(first.cursor, hole.end)
+        spare = self._spare.take(wanted=PAGES_AT_ONCE - 1)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for part in split_candle_hole(rest, limit=limit, parts=1 + spare):
+                    pager = CandlePager(hole=part, limit=limit, closed_before=closed_before)
+                    group.create_task(self._page_candles(pager))
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None  # the first failure, as sequential paging
+        finally:
+            self._spare.give_back(spare)
+
+    async def _page_candles(self, pager: CandlePager, *, pages: int | None = None) -> None:
+        """Request pages until `pager` is done (or `pages` were made)."""
+        made = 0
+        while (since := pager.next_since()) is not None and (pages is None or made < pages):
             candles = await self._request(
                 partial(
                     self._market.fetch_candles, symbol=self._symbol, since=since, limit=pager.limit
                 ),
                 what=f"candles since {since}",
             )
+            made += 1
             page = pager.receive(candles)
             if page.unavailable is not None:
                 await self._candles_from_trades(page.unavailable)

@@ -19,7 +19,7 @@ from ohlcv_collector.core.phases import Phase, phase_while_repairing
 from ohlcv_collector.core.retry import REPAIR_PASS, UNLISTED_SYMBOL
 from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange, now_ms
 from ohlcv_collector.ports import Market, SymbolUnavailableError
-from ohlcv_collector.runtime.filling import HoleFiller
+from ohlcv_collector.runtime.filling import HoleFiller, SpareRequests
 from ohlcv_collector.runtime.reporting import SymbolFailedError, SymbolReporter
 from ohlcv_collector.runtime.sink import SymbolSink
 from ohlcv_collector.runtime.symbol_streams import SymbolStreams, wait_to_retry
@@ -43,7 +43,13 @@ class SymbolCollector:
     """The three tasks that keep one target's series complete."""
 
     def __init__(
-        self, *, target: Target, market: Market, sink: SymbolSink, options: CollectOptions
+        self,
+        *,
+        target: Target,
+        market: Market,
+        sink: SymbolSink,
+        options: CollectOptions,
+        spare: SpareRequests,
     ) -> None:
         self.target = target
         self._market = market
@@ -52,7 +58,9 @@ class SymbolCollector:
         self._options = options
         self._repair_now = asyncio.Event()
         self._window = TimeRange(0, 0)
-        self._filler = HoleFiller(market=market, sink=sink, on_progress=self._report_progress)
+        self._filler = HoleFiller(
+            market=market, sink=sink, spare=spare, on_progress=self._report_progress
+        )
         self._labels = self._report.labels
         self._streams = SymbolStreams(
             market=market, sink=sink, report=self._report, symbol=target.symbol,
