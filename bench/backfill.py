@@ -25,6 +25,9 @@ from bench.replay import symbol_names
 
 BINANCE_CANDLES = SHARED_DATA / "candles_1m/binanceus_BTCUSD_1m_20230301_20230321.csv"
 KRAKEN_CANDLES = SHARED_DATA / "candles_1m/kraken_XBTUSD_1m_fromtrades_20230301_20230321.csv"
+# When the `$1`-th candle was committed (the Lab's PostgreSQL tracks commit timestamps).
+COMPLETED_AT = """SELECT committed FROM (SELECT pg_xact_commit_timestamp(xmin) AS committed
+    FROM ohlcv_candles) AS rows ORDER BY committed OFFSET $1 - 1 LIMIT 1"""
 BINANCE_WEIGHT_PER_MINUTE = 6000
 KRAKEN_CALLS_PER_MINUTE = 60
 CANDLE_ARGS = ("--no-trades", "--repair-interval", "3600")
@@ -52,8 +55,10 @@ async def collector_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, 
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"backfill stored {stored} of {expected} in 600 s")
                 await asyncio.sleep(0.05)
-            # from its first candle request (ccxt alone is timed from there too)
-            seconds = time.time() - float(served.stats()["first_candle_call"])
+            # From its first candle request (ccxt alone is timed from there too) to the commit
+            # that brought the count to `expected`, which the poll only sees up to 50 ms later.
+            completed = await connection.fetchval(COMPLETED_AT, expected)
+            seconds = completed.timestamp() - float(served.stats()["first_candle_call"])
             cpu, peak = collector.cpu(), collector.peak_rss_mb()
             replay_cpu = served.child.cpu() - replay_before
         finally:

@@ -46,7 +46,11 @@ class Pid:
 @dataclass
 class Lab:
     directory: Path
-    postgres: PostgresServer = field(default_factory=PostgresServer)
+    # Commit timestamps date the commit that completed a backfill (bench.backfill), to the
+    # millisecond instead of to the next poll of the row count.
+    postgres: PostgresServer = field(
+        default_factory=lambda: PostgresServer(settings=("track_commit_timestamp=on",))
+    )
     redis: ServerProcess | None = None
     redis_port: int = 0
 

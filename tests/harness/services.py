@@ -36,9 +36,16 @@ _SYSTEM_USER = "postgres"
 class PostgresServer:
     """A PostgreSQL server in a throwaway directory, trusting local connections."""
 
-    def __init__(self, *, addresses: tuple[str, ...] = (), trusted: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        addresses: tuple[str, ...] = (),
+        trusted: tuple[str, ...] = (),
+        settings: tuple[str, ...] = (),
+    ) -> None:
         self.addresses = ("127.0.0.1", *addresses)
         self._trusted = trusted
+        self._settings = settings  # more `name=value` server settings
         # Not under pytest's tmp_path: that is private to root, and the server may run as
         # the postgres user.
         self.directory = Path(tempfile.mkdtemp(prefix="ohlcv-postgres-"))
@@ -78,6 +85,7 @@ class PostgresServer:
                     f"unix_socket_directories={self.directory}", "max_connections=200"]  # fmt: skip
         if self.timescaledb:
             settings += ["shared_preload_libraries=timescaledb", "timescaledb.telemetry_level=off"]
+        settings += self._settings
         argv = [str(tool("postgres")), "-D", str(data), "-p", str(self.port)]
         for setting in settings:
             argv += ["-c", setting]
