@@ -43,7 +43,11 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 async def _collect(args: argparse.Namespace) -> int:
     # Imported here: ccxt takes a second to import, and the other commands don't need it.
     from ohlcv_collector.runtime.assembly import configure_logs
-    from ohlcv_collector.runtime.process import ProcessConfig, run_collector
+    from ohlcv_collector.runtime.process import (
+        ProcessConfig,
+        run_collector,
+        tune_garbage_collection,
+    )
     from ohlcv_collector.runtime.symbol import CollectOptions
 
     listed = [s.strip() for s in (args.symbols or "").split(",") if s.strip()]
@@ -63,5 +67,6 @@ async def _collect(args: argparse.Namespace) -> int:
         redis_url=settings(RedisSettings).url(),
     )
     configure_logs(level=args.log_level)
+    tune_garbage_collection()
     await run_collector(config)
     return 0

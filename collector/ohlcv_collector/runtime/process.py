@@ -6,6 +6,7 @@ and connections are closed, all within the grace period Kubernetes gives a pod.
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from dataclasses import dataclass
@@ -24,6 +25,21 @@ log = logging.getLogger("ohlcv_collector.process")
 # Kubernetes' default grace period is 30 s; the collector promises to be gone in 10.
 SHUTDOWN_SECONDS = 10.0
 METRICS_SAMPLE_SECONDS = 5.0
+
+
+# The cyclic garbage collector's thresholds for a collector process. Candles and trades are
+# named tuples, which it tracks (it stops tracking exact tuples only), and a backfill keeps
+# a couple of hundred thousand of them waiting for the writer. With CPython's defaults
+# (700, 10, 10) a full collection scanned them all 16 times in a 50-symbol backfill (bench
+# B2): 1.4 of the collector's 6.4 CPU s, and 0.3 more in young collections. With these,
+# no full collection ran and the whole backfill took 4.4 CPU s. Collections still run
+# every 10,000 net allocations, so reference cycles are not kept much longer.
+GC_THRESHOLDS = (10_000, 10, 100)
+
+
+def tune_garbage_collection() -> None:
+    """Apply GC_THRESHOLDS to this process (a whole collector process, not a library user)."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @dataclass(frozen=True, slots=True)
