@@ -7,15 +7,10 @@ from pathlib import Path
 
 from ohlcv_collector.backends.ccxt.market import CcxtMarket
 from ohlcv_collector.backends.storage import open_sql_storage
-from ohlcv_collector.core.phases import Phase
 from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange
-from ohlcv_collector.runtime.filling import PAGES_AT_ONCE, SPARE_REQUESTS, SpareRequests
-from ohlcv_collector.runtime.sink import SymbolSink
-from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
-from ohlcv_collector.runtime.symbol_status import SymbolStatus
+from ohlcv_collector.runtime.filling import PAGES_AT_ONCE
 from ohlcv_collector.runtime.writer import BatchWriter
-from tests.harness.waiting import wait_until_async
-from tests.integration.test_collector_symbol import running
+from tests.integration.test_collector_symbol import candles_backfilled
 from tests.replay_exchange import ground_truth
 from tests.replay_exchange.datasets import DataSpec, shared_data_dir
 from tests.replay_exchange.faults import FaultPlan
@@ -41,24 +36,13 @@ async def test_a_deep_backfill_fetches_pages_side_by_side_and_stores_every_candl
         exchange_id="binance", options={"enableRateLimit": False}, urls=server.ccxt_urls()
     )
     target = Target(exchange="binance", symbol="BTC/USD", backtest_days=DAYS)
-    status = SymbolStatus(exchange=target.exchange, symbol=target.symbol)
     try:
-        async with BatchWriter(
-            storage, max_rows=5_000, max_seconds=0.2, buffer_max_rows=50_000
-        ) as writer:
-            sink = SymbolSink(status=status, writer=writer, coverage={})
-            collector = SymbolCollector(
-                target=target, market=market, sink=sink, options=CollectOptions(trades=False),
-                spare=SpareRequests(count=SPARE_REQUESTS),
-            )  # fmt: skip
-            async with running(collector):
-
-                async def streaming() -> bool:
-                    return status.phase is Phase.STREAMING
-
-                await wait_until_async(streaming, timeout=60, describe="the backfill ended")
-                requests = server.rest_requests["klines"]
-                peak = server.rest_in_flight_peak["klines"]
+        async with (
+            BatchWriter(storage, max_rows=5_000, max_seconds=0.2, buffer_max_rows=50_000) as w,
+            candles_backfilled(market=market, target=target, writer=w, within_seconds=60),
+        ):
+            requests = server.rest_requests["klines"]
+            peak = server.rest_in_flight_peak["klines"]
         window = TimeRange(0, 2**62)
         stored = await storage.candles(exchange="binance", symbol="BTC/USD", window=window)
         covered = await storage.coverage(

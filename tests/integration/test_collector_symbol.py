@@ -86,6 +86,29 @@ async def running(*collectors: SymbolCollector) -> AsyncIterator[list["asyncio.T
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@contextlib.asynccontextmanager
+async def candles_backfilled(
+    *, market: CcxtMarket, target: Target, writer: BatchWriter, within_seconds: float
+) -> AsyncIterator[tuple[SymbolSink, SymbolStatus]]:
+    """A candle-only collector of `target` from nothing stored, running until the block ends,
+    entered once its backfill has ended (the symbol streams)."""
+    status = SymbolStatus(exchange=target.exchange, symbol=target.symbol)
+    sink = SymbolSink(status=status, writer=writer, coverage={})
+    collector = SymbolCollector(
+        target=target, market=market, sink=sink, options=CollectOptions(trades=False),
+        spare=SpareRequests(count=SPARE_REQUESTS),
+    )  # fmt: skip
+    async with running(collector):
+
+        async def streaming() -> bool:
+            return status.phase is Phase.STREAMING
+
+        await wait_until_async(
+            streaming, timeout=within_seconds, interval=0.02, describe="the backfill ended"
+        )
+        yield sink, status
+
+
 def settled(status: SymbolStatus) -> Callable[[], Awaitable[Phase | None]]:
     """The phase once the first repair pass has ended (it leaves `starting` either way)."""
 
@@ -240,28 +263,16 @@ async def test_a_backfill_is_reported_done_only_once_storage_holds_it(
         exchange_id="binance", options={"enableRateLimit": False}, urls=server.ccxt_urls()
     )
     target = Target(exchange="binance", symbol="BTC/USDT", backtest_days=1)
-    status = SymbolStatus(exchange=target.exchange, symbol=target.symbol)
     try:
-        async with BatchWriter(
-            storage, max_rows=100_000, max_seconds=1.0, buffer_max_rows=200_000
-        ) as writer:
-            sink = SymbolSink(status=status, writer=writer, coverage={})
-            collector = SymbolCollector(
-                target=target, market=market, sink=sink, options=CollectOptions(trades=False),
-                spare=SpareRequests(count=SPARE_REQUESTS),
-            )  # fmt: skip
-            async with running(collector):
-
-                async def streaming() -> bool:
-                    return status.phase is Phase.STREAMING
-
-                await wait_until_async(
-                    streaming, timeout=30, interval=0.02, describe="the backfill ended"
-                )
-                claimed = list(sink.coverage[SeriesKind.CANDLES])
-                stored = await storage.coverage(
-                    exchange="binance", symbol="BTC/USDT", kind=SeriesKind.CANDLES
-                )
+        async with (
+            BatchWriter(storage, max_rows=100_000, max_seconds=1.0, buffer_max_rows=200_000) as w,
+            candles_backfilled(market=market, target=target, writer=w, within_seconds=30) as ran,
+        ):
+            sink, status = ran
+            claimed = list(sink.coverage[SeriesKind.CANDLES])
+            stored = await storage.coverage(
+                exchange="binance", symbol="BTC/USDT", kind=SeriesKind.CANDLES
+            )
     finally:
         await market.close()
         await storage.close()
