@@ -137,9 +137,11 @@ class HoleFiller:
             return
         # The first answer showed how the exchange pages (one serving only its newest
         # candles has answered the whole hole by now): the rest is cut into ranges of whole
-        # pages, fetched side by side with the spare requests free now.
+        # pages, fetched side by side with the spare requests free now (none are held for a
+        # rest of one page).
         rest = TimeRange(first.cursor, hole.end)
-        spare = self._spare.take(wanted=PAGES_AT_ONCE - 1)
+        useful = len(split_candle_hole(rest, limit=limit, parts=PAGES_AT_ONCE)) - 1
+        spare = self._spare.take(wanted=useful)
         try:
             async with asyncio.TaskGroup() as group:
                 for part in split_candle_hole(rest, limit=limit, parts=1 + spare):
