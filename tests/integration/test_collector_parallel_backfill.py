@@ -10,7 +10,7 @@ from ohlcv_collector.backends.storage import open_sql_storage
 from ohlcv_collector.models import MINUTE_MS, SeriesKind, Target, TimeRange
 from ohlcv_collector.runtime.filling import PAGES_AT_ONCE
 from ohlcv_collector.runtime.writer import BatchWriter
-from tests.integration.test_collector_symbol import candles_backfilled
+from tests.integration.symbol_runs import candles_backfilled
 from tests.replay_exchange import ground_truth
 from tests.replay_exchange.datasets import DataSpec, shared_data_dir
 from tests.replay_exchange.faults import FaultPlan

@@ -5,7 +5,6 @@ Real parts throughout: ccxt against the replay exchange, SQLite storage, the bat
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from ohlcv_collector.runtime.symbol import CollectOptions, SymbolCollector
 from ohlcv_collector.runtime.symbol_status import SymbolStatus
 from ohlcv_collector.runtime.writer import BatchWriter
 from tests.harness.waiting import wait_until_async
+from tests.integration.symbol_runs import candles_backfilled, running
 from tests.replay_exchange import ground_truth
 from tests.replay_exchange.faults import FaultPlan
 from tests.replay_exchange.server import ReplayServer
@@ -73,40 +73,6 @@ async def scene(replay_server_factory: StartServer, tmp_path: Path) -> AsyncIter
     finally:
         await market.close()
         await storage.close()
-
-
-@contextlib.asynccontextmanager
-async def running(*collectors: SymbolCollector) -> AsyncIterator[list["asyncio.Task[None]"]]:
-    tasks = [asyncio.create_task(c.run()) for c in collectors]
-    try:
-        yield tasks
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-@contextlib.asynccontextmanager
-async def candles_backfilled(
-    *, market: CcxtMarket, target: Target, writer: BatchWriter, within_seconds: float
-) -> AsyncIterator[tuple[SymbolSink, SymbolStatus]]:
-    """A candle-only collector of `target` from nothing stored, running until the block ends,
-    entered once its backfill has ended (the symbol streams)."""
-    status = SymbolStatus(exchange=target.exchange, symbol=target.symbol)
-    sink = SymbolSink(status=status, writer=writer, coverage={})
-    collector = SymbolCollector(
-        target=target, market=market, sink=sink, options=CollectOptions(trades=False),
-        spare=SpareRequests(count=SPARE_REQUESTS),
-    )  # fmt: skip
-    async with running(collector):
-
-        async def streaming() -> bool:
-            return status.phase is Phase.STREAMING
-
-        await wait_until_async(
-            streaming, timeout=within_seconds, interval=0.02, describe="the backfill ended"
-        )
-        yield sink, status
 
 
 def settled(status: SymbolStatus) -> Callable[[], Awaitable[Phase | None]]:
