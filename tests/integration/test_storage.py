@@ -114,8 +114,36 @@ async def test_duplicates_are_skipped_and_not_counted(backend: Backend, storage:
 
     same_id_other_time = trade(0)._replace(time=T0 + 5)  # keys include the time
     assert await storage.write(WriteBatch(trades=[same_id_other_time])) == WriteResult(0, 1)
-    assert await backend.count("ohlcv_candles") == 3
-    assert await backend.count("ohlcv_trades") == 11
+    # Fresh rows again after duplicates, then a duplicate among fresh rows.
+    assert await storage.write(WriteBatch(candles=[candle(3)])) == WriteResult(candles=1, trades=0)
+    late_repeat = WriteBatch(candles=[candle(4), candle(3)], trades=[trade(10), trade(9)])
+    assert await storage.write(late_repeat) == WriteResult(candles=1, trades=1)
+    assert await backend.count("ohlcv_candles") == 5
+    assert await backend.count("ohlcv_trades") == 12
+
+
+async def test_overlapping_writes_at_once_store_each_row_once(backend: Backend) -> None:
+    """Two collectors' writes of the same rows at the same time (a shard handed over, a
+    repair and a stream): one stores each row, the other counts it as a duplicate."""
+    first, second = await backend.open(), await backend.open()
+    try:
+        await first.migrate()
+        batches = [
+            WriteBatch(candles=[candle(m) for m in range(start, start + 40)],
+                       trades=[trade(i) for i in range(start * 10, start * 10 + 400)])
+            for start in (0, 20, 10, 30)
+        ]  # fmt: skip
+        results = await asyncio.gather(
+            *(storage.write(batch) for storage in (first, second) for batch in batches)
+        )
+        assert sum(result.candles for result in results) == 70
+        assert sum(result.trades for result in results) == 700
+        stored = await first.candles(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING)
+        assert stored == [candle(m) for m in range(70)]
+        assert await backend.count("ohlcv_trades") == 700
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_coverage_merges_touching_and_overlapping_ranges(

@@ -1,9 +1,16 @@
 """Storage on PostgreSQL through an asyncpg pool; TimescaleDB hypertables when available.
 
 A batch is one transaction: its candles and trades go in as one `INSERT ... SELECT FROM
-unnest(arrays) ON CONFLICT DO NOTHING` per table (one array literal per column), which
-sends thousands of rows in one round trip and skips the stored ones, and its coverage is
-merged in the same transaction, so coverage is never visible before the rows it vouches for.
+unnest(arrays)` per table (one array literal per column), which sends thousands of rows
+in one round trip, and its coverage is merged in the same transaction, so coverage is
+never visible before the rows it vouches for.
+
+Rows are inserted optimistically, as if none were stored yet, and the transaction is
+redone with `ON CONFLICT DO NOTHING` when one was. The collector writes only what its
+coverage says is missing, so duplicates are rare, and the server's speculative insertion
+for ON CONFLICT cost 2.0 of 5.3 us a candle (38% of PostgreSQL's CPU in a backfill).
+After a write that met duplicates the next ones skip the optimistic try, until one of
+them adds every row again.
 """
 
 import logging
@@ -56,7 +63,7 @@ def _bulk_insert(*, table: str, columns: Sequence[str], arrays: Sequence[str]) -
     names = ", ".join(columns)
     return (
         f"INSERT INTO {table} ({names}) SELECT {values}"  # noqa: S608 (constants)
-        f" FROM unnest({placeholders}) AS batch ({names}) ON CONFLICT DO NOTHING"
+        f" FROM unnest({placeholders}) AS batch ({names})"
     )
 
 
@@ -71,6 +78,7 @@ _INSERT_TRADES = _bulk_insert(
     columns=TRADE_COLUMNS,
     arrays=("text", "text", "text", "int8", "numeric", "numeric", "text"),
 )
+_SKIPPING_STORED = " ON CONFLICT DO NOTHING"
 
 
 def _inserted(status: str) -> int:
@@ -90,6 +98,7 @@ class PostgresStorage:
     def __init__(self, *, pool: "asyncpg.Pool[asyncpg.Record]") -> None:
         self._pool = pool
         self.timescaledb = False
+        self._expect_duplicates = False  # the last write met stored rows
 
     @classmethod
     async def connect(cls, *, dsn: str, max_connections: int = 4) -> "PostgresStorage":
@@ -123,9 +132,20 @@ class PostgresStorage:
 
     async def write(self, batch: WriteBatch) -> WriteResult:
         """Store the batch in one transaction; rows already stored are skipped."""
+        if not self._expect_duplicates:
+            try:
+                return await self._write(batch, on_conflict="")
+            except asyncpg.UniqueViolationError:
+                self._expect_duplicates = True  # rolled back whole: nothing of it is stored
+        result = await self._write(batch, on_conflict=_SKIPPING_STORED)
+        skipped = len(batch.candles) - result.candles + len(batch.trades) - result.trades
+        self._expect_duplicates = skipped > 0
+        return result
+
+    async def _write(self, batch: WriteBatch, *, on_conflict: str) -> WriteResult:
         async with self._pool.acquire() as connection, connection.transaction():
-            candles = await _insert_candles(connection, batch.candles)
-            trades = await _insert_trades(connection, batch.trades)
+            candles = await _insert_candles(connection, batch.candles, on_conflict=on_conflict)
+            trades = await _insert_trades(connection, batch.trades, on_conflict=on_conflict)
             await _merge_coverage(connection, batch.coverage)
         return WriteResult(candles=candles, trades=trades)
 
@@ -156,11 +176,13 @@ class PostgresStorage:
 _Connection: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 
 
-async def _insert_candles(connection: _Connection, candles: list[Candle]) -> int:
+async def _insert_candles(
+    connection: _Connection, candles: list[Candle], *, on_conflict: str
+) -> int:
     if not candles:
         return 0
     status = await connection.execute(
-        _INSERT_CANDLES,
+        _INSERT_CANDLES + on_conflict,
         text_array([c.exchange for c in candles]), text_array([c.symbol for c in candles]),
         text_array([c.timeframe for c in candles]), number_array([c.start for c in candles]),
         number_array([c.open for c in candles]), number_array([c.high for c in candles]),
@@ -171,11 +193,11 @@ async def _insert_candles(connection: _Connection, candles: list[Candle]) -> int
     return _inserted(status)
 
 
-async def _insert_trades(connection: _Connection, trades: list[Trade]) -> int:
+async def _insert_trades(connection: _Connection, trades: list[Trade], *, on_conflict: str) -> int:
     if not trades:
         return 0
     status = await connection.execute(
-        _INSERT_TRADES,
+        _INSERT_TRADES + on_conflict,
         text_array([t.exchange for t in trades]), text_array([t.symbol for t in trades]),
         text_array([t.trade_id for t in trades]), number_array([t.time for t in trades]),
         number_array([t.price for t in trades]), number_array([t.amount for t in trades]),
