@@ -1,13 +1,13 @@
 """ccxt's parsed numbers and rows to the collector's models: exact decimals, NaN for what is
-missing or damaged (validation then rejects the row with a reason), and a bounded memo."""
+missing or damaged (validation then rejects the row with a reason)."""
 
 from decimal import Decimal
 
 import pytest
 
-from ohlcv_collector.backends.ccxt import convert
+from ohlcv_collector.backends.ccxt.client import build_exchange
 from ohlcv_collector.backends.ccxt.convert import candle_of, decimal_of, trade_of
-from ohlcv_collector.models import Side
+from ohlcv_collector.models import Candle, Side
 
 
 @pytest.mark.parametrize(
@@ -31,20 +31,6 @@ def test_missing_or_damaged_numbers_become_nan(value: object) -> None:
     assert decimal_of(value).is_nan()
 
 
-def test_a_repeated_float_gives_the_same_decimal_each_time() -> None:
-    first, again = decimal_of(27350.5), decimal_of(27350.5)
-    assert first == again == Decimal("27350.5")
-
-
-def test_the_memo_of_decimals_stays_within_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(convert, "_DECIMALS_KEPT", 100)
-    monkeypatch.setattr(convert, "_DECIMALS", {})
-    values = [i + 0.25 for i in range(1_000)]
-    decimals = [decimal_of(v) for v in values]
-    assert decimals == [Decimal(f"{i}.25") for i in range(1_000)]
-    assert 0 < len(convert._DECIMALS) <= 100
-
-
 def test_a_ccxt_candle_row_becomes_a_candle() -> None:
     candle = candle_of([1677628800000, 23144.78, 23152.48, 23133.11, 23143.72, 3.912156],
                        exchange="binance", symbol="BTC/USD")  # fmt: skip
@@ -53,6 +39,26 @@ def test_a_ccxt_candle_row_becomes_a_candle() -> None:
         Decimal("23144.78"), Decimal("23152.48"), Decimal("23133.11"), Decimal("23143.72"),
         Decimal("3.912156"),
     )  # fmt: skip
+
+
+async def test_a_binance_kline_keeps_the_exchanges_digits_through_ccxt() -> None:
+    """The collector's ccxt gives numbers as the exchange wrote them, so nothing is lost
+    to a float on the way, and the candle is the one the named constructor builds."""
+    exchange = build_exchange(exchange_id="binance", options={}, urls={})
+    try:
+        kline = [1677628800000, "23144.78000000", "23152.48000000", "23133.11000000",
+                 "23143.72000000", "3.91215600", 1677628859999, "90545.7", 120, "1.9", "43970.1",
+                 "0"]  # fmt: skip
+        candle = candle_of(exchange.parse_ohlcv(kline), exchange="binance", symbol="BTC/USD")
+    finally:
+        await exchange.close()
+    assert candle == Candle(
+        exchange="binance", symbol="BTC/USD", start=1677628800000,
+        open=Decimal("23144.78000000"), high=Decimal("23152.48000000"),
+        low=Decimal("23133.11000000"), close=Decimal("23143.72000000"),
+        volume=Decimal("3.91215600"), trades=None, timeframe="1m",
+    )  # fmt: skip
+    assert str(candle.volume) == "3.91215600"
 
 
 @pytest.mark.parametrize(

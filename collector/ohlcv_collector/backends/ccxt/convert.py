@@ -1,42 +1,44 @@
 """ccxt's unified rows to the collector's models.
 
-ccxt parses the exchanges' decimal strings into floats. The shortest representation
-of such a float is the exchange's decimal again, so `Decimal(repr(x))` recovers it
-exactly. Missing or unparsable values become NaN, which validation then rejects with
-a reason instead of a crash.
+The collector's exchanges give their numbers as the exchange's decimal strings
+(`build_exchange` sets ccxt's `number` to `str`), and `Decimal(text)` keeps them exactly.
+Where a float comes instead (BitMEX's JSON numbers, parsed by our own wire code), its
+shortest representation is the exchange's decimal again, so `Decimal(repr(x))` recovers
+it. Missing or unparsable values become NaN, which validation then rejects with a
+reason instead of a crash.
 """
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ohlcv_collector.models import Candle, Side, Trade
+from ohlcv_collector.models import TIMEFRAME_1M, Candle, Side, Trade
 
 _NAN = Decimal("NaN")
 
-# The decimals of floats already seen. Converting is the collector's largest own cost per
-# row (a backfill converts five numbers per candle), and prices repeat: a bar opens at the
-# previous close and trades cluster on a few price levels. Decimals are immutable, so
-# sharing one is safe; the memo is emptied when full, which bounds its memory (~10 MB).
-_DECIMALS: dict[float, Decimal] = {}
-_DECIMALS_KEPT = 65_536
-
 
 def decimal_of(value: Any) -> Decimal:
-    """The exact decimal of a ccxt number, or NaN when there is none."""
-    if type(value) is float:
-        found = _DECIMALS.get(value)
-        if found is None:
-            if len(_DECIMALS) >= _DECIMALS_KEPT:
-                _DECIMALS.clear()
-            # -0.0 == 0.0 share an entry: the same number, which is all storage keeps.
-            found = _DECIMALS[value] = Decimal(repr(value))
-        return found
-    if value is None or isinstance(value, bool):
+    """The exact decimal of a ccxt number, or NaN when there is none.
+
+    No memo of values already seen: in a real candle history 71% of the numbers are new
+    (51,025 distinct of 72,000 in ten days of Binance BTC/USD), and a lookup that misses
+    made each one cost more than `Decimal(text)` alone (156 ns).
+    """
+    kind = type(value)
+    if kind is str:
+        text = value
+    elif kind is float:
+        text = repr(value)
+    elif value is None or kind is bool:
         return _NAN
+    else:
+        text = str(value)
     try:
-        return Decimal(str(value))
+        return Decimal(text)
     except (InvalidOperation, ValueError):
         return _NAN
+
+
+_new_tuple = tuple.__new__
 
 
 def candle_of(row: Any, *, exchange: str, symbol: str) -> Candle:
@@ -46,16 +48,12 @@ def candle_of(row: Any, *, exchange: str, symbol: str) -> Candle:
     else:
         values = [*row, *[None] * 6][:6] if isinstance(row, list | tuple) else [None] * 6
     start = values[0] if isinstance(values[0], int) else -1
-    return Candle(
-        exchange=exchange,
-        symbol=symbol,
-        start=start,
-        open=decimal_of(values[1]),
-        high=decimal_of(values[2]),
-        low=decimal_of(values[3]),
-        close=decimal_of(values[4]),
-        volume=decimal_of(values[5]),
-    )
+    # Built as the tuple it is: the named constructor's keywords took 0.45 of a backfill
+    # candle's 1.3 us here, the tuple 0.16.
+    return _new_tuple(Candle, (
+        exchange, symbol, start, decimal_of(values[1]), decimal_of(values[2]),
+        decimal_of(values[3]), decimal_of(values[4]), decimal_of(values[5]), None, TIMEFRAME_1M,
+    ))  # fmt: skip
 
 
 _SIDES = {"buy": Side.BUY, "sell": Side.SELL}  # a dict lookup; calling the enum is slower
