@@ -178,12 +178,12 @@ def render(document: dict[str, Any]) -> str:
     b2 = s["B2"]
     out += ["### B2 backfill (goal: collector/ccxt >= 0.70; >= 90% of the limit, no 429/418)", "",
             table(["symbols", "days", "candles", "collector candles/s", "ccxt alone candles/s",
-                   "collector/ccxt", "collector CPU s", "ccxt CPU s",
+                   "collector/ccxt", "collector CPU s", "PostgreSQL CPU s", "ccxt CPU s",
                    "replay CPU s (collector run / ccxt run)", "collector peak RSS MB"],
                   [(r["symbols"], r["collector"]["days"], r["collector"]["candles"],
                     r["collector"]["candles_per_second"], r["ccxt_alone"]["candles_per_second"],
                     r["collector_to_ccxt_ratio"], r["collector"]["cpu_seconds"],
-                    r["ccxt_alone"]["cpu_seconds"],
+                    r["collector"]["postgres_cpu_seconds"], r["ccxt_alone"]["cpu_seconds"],
                     f"{r['collector']['replay_cpu_seconds']} / "
                     f"{r['ccxt_alone']['replay_cpu_seconds']}", r["collector"]["peak_rss_mb"])
                    for r in b2["runs"]]), "",

@@ -112,6 +112,7 @@ def test_backfill_and_rate_limits(document: dict[str, Any]) -> None:
             assert run[side]["candles"] >= run["symbols"] * days * 1440 * 0.99, run
             number(run[side]["candles_per_second"], positive=True)
             number(run[side]["replay_cpu_seconds"])
+        number(run["collector"]["postgres_cpu_seconds"], positive=True)
         number(run["collector_to_ccxt_ratio"], positive=True)
     assert [r["exchange"] for r in b2["rate_limited"]] == ["binance", "kraken"]
     for limited in b2["rate_limited"]:
