@@ -74,8 +74,9 @@ async def collector_run(
                 "postgres": lab.postgres_process(),
             }
             window = await steady_window(
-                counter=stored, processes=processes, warmup=warmup, duration=duration
-            )
+                counter=stored, processes=processes, warmup=warmup, duration=duration,
+                replay_started=served.clock_started(),
+            )  # fmt: skip
             peak = {c.name: c.peak_rss_mb() for c in collectors}
             stats = served.stats()
             truth = served.ground_truth_ids(symbol=names[0])  # what was served by the window's end
@@ -96,6 +97,7 @@ async def collector_run(
         "speed": speed,
         "offered_trades_per_second": round(len(truth) * symbols / max(1.0, _served_s(stats)), 1),
         "window_seconds": round(window.seconds, 2),
+        "window_served_seconds": window.served_seconds(),
         "trades_in_window": window.count,
         "trades_per_second": round(window.rate(), 1),
         "collector_cpu_seconds_per_1000_trades": _per_thousand(collector_cpu, window.count),
@@ -129,7 +131,7 @@ async def ccxt_ceiling(lab: Lab, *, symbols: int, speed: float, warmup: float, d
 
             window = await steady_window(
                 counter=parsed, processes={"ccxt": ccxt, "replay": served.child},
-                warmup=warmup, duration=duration,
+                warmup=warmup, duration=duration, replay_started=served.clock_started(),
             )  # fmt: skip
             peak = ccxt.peak_rss_mb()
         finally:
@@ -138,6 +140,7 @@ async def ccxt_ceiling(lab: Lab, *, symbols: int, speed: float, warmup: float, d
     return {
         "symbols": symbols,
         "trades_per_second": round(window.rate(), 1),
+        "window_served_seconds": window.served_seconds(),
         "ccxt_cpu_seconds_per_1000_trades": cpu["ccxt"]["cpu_seconds_per_1000_trades"],
         "ccxt_peak_rss_mb": peak,
         "cpu": cpu,
@@ -293,7 +296,8 @@ async def b7(lab: Lab, plan: Any) -> dict[str, Any]:
                                   warmup=plan.warmup + 4, duration=plan.duration,
                                   replicas=replicas)  # fmt: skip
         runs.append({key: run[key] for key in (
-            "replicas", "symbols", "trades_per_second", "collector_cpu_seconds_per_1000_trades",
+            "replicas", "symbols", "window_served_seconds", "trades_per_second",
+            "collector_cpu_seconds_per_1000_trades",
             "replicas_peak_rss_mb", "replay_cpu_share", "trades_missing_at_window_end",
             "trades_lost", "trades_duplicated", "cpu",
         )})  # fmt: skip

@@ -130,6 +130,10 @@ class Replay:
         stats: dict[str, Any] = self.get("/bench/stats")
         return stats
 
+    def clock_started(self) -> float:
+        """The wall time (epoch s) the replay's clock started serving the recording at."""
+        return float(self.stats()["started_ms"]) / 1000
+
     def ground_truth_ids(self, *, symbol: str) -> list[int]:
         """Ids of the aggregate trades served so far (every symbol is the same recording)."""
         url = f"{self.base}/admin/ground-truth?kind=aggtrades&symbol={symbol}&format=jsonl"
@@ -178,9 +182,14 @@ class Window:
     cpu: dict[str, float]
     wall_start: float
     wall_end: float
+    served: tuple[float, float] | None = None  # the stretch of the replay's clock it spans
 
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
+
+    def served_seconds(self) -> list[float] | None:
+        """[start, end] of the window in seconds of replay served, for the JSON."""
+        return [round(self.served[0], 1), round(self.served[1], 1)] if self.served else None
 
 
 async def steady_window(
@@ -189,10 +198,17 @@ async def steady_window(
     processes: dict[str, Measured],
     warmup: float,
     duration: float,
+    replay_started: float | None = None,
     start_timeout: float = 180,
 ) -> Window:
     """Wait for the first counted item, let it settle for `warmup` s, then measure `duration` s
-    of counter growth and each process's CPU seconds."""
+    of counter growth and each process's CPU seconds.
+
+    With `replay_started` (the wall time the replay's clock started at), the window also
+    waits until the replay has served `2 * warmup` s, so that runs compared with each other
+    (the collector and ccxt alone, the collector and the peer, one replica and two) measure
+    the same stretch of a bursty recording however long each took to start.
+    """
     deadline = time.monotonic() + start_timeout
     while await counter() == 0:
         for child in processes.values():
@@ -201,13 +217,18 @@ async def steady_window(
             raise TimeoutError(f"nothing counted after {start_timeout:.0f} s")
         await asyncio.sleep(0.2)
     await asyncio.sleep(warmup)
+    if replay_started is not None:
+        await asyncio.sleep(max(0.0, replay_started + 2 * warmup - time.time()))
     began, wall_start, first = time.monotonic(), time.time(), await counter()
     cpu_first = {name: child.cpu() for name, child in processes.items()}
     await asyncio.sleep(duration)
     last = await counter()
-    seconds = time.monotonic() - began
+    seconds, wall_end = time.monotonic() - began, time.time()
     cpu = {name: round(child.cpu() - cpu_first[name], 2) for name, child in processes.items()}
-    return Window(last - first, seconds, cpu, wall_start, time.time())
+    served = None
+    if replay_started is not None:
+        served = (wall_start - replay_started, wall_end - replay_started)
+    return Window(last - first, seconds, cpu, wall_start, wall_end, served)
 
 
 def cpu_report(window: Window, *, per: str) -> dict[str, Any]:

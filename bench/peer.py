@@ -59,8 +59,9 @@ async def cryptofeed_run(
             processes = {"cryptofeed": peer, "replay": served.child,
                          "postgres": lab.postgres_process()}  # fmt: skip
             window = await steady_window(
-                counter=stored, processes=processes, warmup=warmup, duration=duration
-            )
+                counter=stored, processes=processes, warmup=warmup, duration=duration,
+                replay_started=served.clock_started(),
+            )  # fmt: skip
             peak = peer.peak_rss_mb()
         finally:
             await connection.close()
@@ -71,6 +72,7 @@ async def cryptofeed_run(
     return {
         "symbols": symbols,
         "trades_per_second": round(window.rate(), 1),
+        "window_served_seconds": window.served_seconds(),
         "cpu_seconds_per_1000_trades": cpu["cryptofeed"]["cpu_seconds_per_1000_trades"],
         "peak_rss_mb": peak,
         "cpu": cpu,
@@ -85,8 +87,9 @@ async def b3(lab: Lab, plan: Any) -> dict[str, Any]:
               "duration": plan.duration}  # fmt: skip
     ours = await collector_run(lab, tls=True, **kwargs)
     theirs = await cryptofeed_run(lab, **kwargs)
-    keys = ("trades_per_second", "trades_stored", "trades_served_by_clock", "trades_lost",
-            "trades_missing_at_window_end", "settle_seconds", "trades_duplicated")  # fmt: skip
+    keys = ("trades_per_second", "window_served_seconds", "trades_stored",
+            "trades_served_by_clock", "trades_lost", "trades_missing_at_window_end",
+            "settle_seconds", "trades_duplicated")  # fmt: skip
     collector = {k: ours[k] for k in keys} | {
         "cpu_seconds_per_1000_trades": ours["collector_cpu_seconds_per_1000_trades"],
         "peak_rss_mb": ours["collector_peak_rss_mb"],

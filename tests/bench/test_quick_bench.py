@@ -38,6 +38,12 @@ def share(value: Any) -> None:
     assert 0.0 <= number(value) <= 1.0, value
 
 
+def served_window(run: dict[str, Any]) -> None:
+    """The stretch of the replay a window measured: compared runs report theirs."""
+    start, end = run["window_served_seconds"]
+    assert 0 < number(start) < number(end), run
+
+
 def cpu_block(cpu: dict[str, Any], *, processes: set[str]) -> None:
     assert processes <= set(cpu), cpu
     for entry in cpu.values():
@@ -47,6 +53,7 @@ def cpu_block(cpu: dict[str, Any], *, processes: set[str]) -> None:
 
 def collector_run(run: dict[str, Any]) -> None:
     number(run["trades_per_second"], positive=True)
+    served_window(run)
     number(run["offered_trades_per_second"], positive=True)
     number(run["collector_cpu_seconds_per_1000_trades"], positive=True)
     number(run["collector_peak_rss_mb"], positive=True)
@@ -98,6 +105,7 @@ def test_trade_ingest_stands_next_to_its_ceilings_and_loses_nothing(
     for run in runs:
         collector_run(run["collector"])
         number(run["ccxt_ceiling"]["trades_per_second"], positive=True)
+        served_window(run["ccxt_ceiling"])
         share(run["ccxt_ceiling"]["replay_cpu_share"])
         number(run["copy_ceiling"]["rows_per_second"], positive=True)
         expected = run["collector"]["trades_per_second"] / run["ccxt_ceiling"]["trades_per_second"]
@@ -112,7 +120,7 @@ def test_backfill_and_rate_limits(document: dict[str, Any]) -> None:
             assert run[side]["candles"] >= run["symbols"] * days * 1440 * 0.99, run
             number(run[side]["candles_per_second"], positive=True)
             number(run[side]["replay_cpu_seconds"])
-        number(run["collector"]["postgres_cpu_seconds"], positive=True)
+        number(run["collector"]["postgres_cpu_seconds"])
         number(run["collector_to_ccxt_ratio"], positive=True)
     assert [r["exchange"] for r in b2["rate_limited"]] == ["binance", "kraken"]
     for limited in b2["rate_limited"]:
@@ -129,6 +137,7 @@ def test_the_peer_and_the_collector_are_judged_alike(document: dict[str, Any]) -
     for side in ("collector", "cryptofeed"):
         entry = b3[side]
         number(entry["trades_per_second"], positive=True)
+        served_window(entry)
         number(entry["cpu_seconds_per_1000_trades"], positive=True)
         number(entry["peak_rss_mb"], positive=True)
         assert 0 < entry["trades_stored"] <= entry["trades_served_by_clock"], entry
@@ -153,6 +162,8 @@ def test_latency_memory_operator_and_replicas(document: dict[str, Any]) -> None:
     b7 = scenarios["B7"]
     assert [r["replicas"] for r in b7["runs"]] == [1, 2]
     assert len(b7["runs"][1]["replicas_peak_rss_mb"]) == 2
+    for run in b7["runs"]:
+        served_window(run)
     number(b7["speedup"], positive=True)
 
 
