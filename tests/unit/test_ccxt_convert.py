@@ -5,9 +5,13 @@ from decimal import Decimal
 
 import pytest
 
+from ohlcv_collector.backends.ccxt import convert
 from ohlcv_collector.backends.ccxt.client import build_exchange
-from ohlcv_collector.backends.ccxt.convert import candle_of, decimal_of, trade_of
+from ohlcv_collector.backends.ccxt.convert import candle_of, decimal_of, trade_decimal_of, trade_of
 from ohlcv_collector.models import Candle, Side
+
+TRADE = {"id": "12345", "timestamp": 1677628800123, "price": "23144.78000000",
+         "amount": "0.00150000", "side": "sell"}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -30,6 +34,27 @@ def test_numbers_become_the_exchanges_exact_decimals(value: object, expected: st
 @pytest.mark.parametrize("value", [None, True, False, "abc", "", "sNaN", [1], float("nan")])
 def test_missing_or_damaged_numbers_become_nan(value: object) -> None:
     assert decimal_of(value).is_nan()
+
+
+def test_trades_share_the_decimals_of_numbers_seen_before() -> None:
+    first = trade_of(TRADE, exchange="binance", symbol="BTC/USD")
+    again = trade_of(dict(TRADE), exchange="binance", symbol="BTC/USD")
+    assert first == again
+    assert first.price is again.price
+    assert first.amount is again.amount
+
+
+@pytest.mark.parametrize("value", [None, "abc", [1], {"p": 1}, float("nan")])
+def test_a_trades_missing_or_damaged_number_is_nan_not_shared(value: object) -> None:
+    assert trade_decimal_of(value).is_nan()
+
+
+def test_the_memo_of_trade_numbers_stays_within_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(convert, "_TRADE_NUMBERS_KEPT", 100)
+    monkeypatch.setattr(convert, "_TRADE_NUMBERS", {})
+    values = [f"{i}.25000000" for i in range(1_000)]
+    assert [trade_decimal_of(v) for v in values] == [Decimal(f"{i}.25") for i in range(1_000)]
+    assert 0 < len(convert._TRADE_NUMBERS) <= 100
 
 
 def test_a_ccxt_candle_row_becomes_a_candle() -> None:
@@ -75,9 +100,7 @@ def test_a_short_or_damaged_candle_row_gives_values_validation_rejects(row: obje
 
 
 def test_a_ccxt_trade_becomes_a_trade() -> None:
-    row = {"id": "12345", "timestamp": 1677628800123, "price": 23144.78, "amount": 0.0015,
-           "side": "sell"}  # fmt: skip
-    trade = trade_of(row, exchange="binance", symbol="BTC/USD")
+    trade = trade_of(TRADE, exchange="binance", symbol="BTC/USD")
     assert (trade.trade_id, trade.time, trade.price, trade.amount, trade.side) == (
         "12345", 1677628800123, Decimal("23144.78"), Decimal("0.0015"), Side.SELL,
     )  # fmt: skip

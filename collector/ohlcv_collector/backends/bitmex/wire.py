@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ohlcv_collector.backends.ccxt.convert import decimal_of
+from ohlcv_collector.backends.ccxt.convert import decimal_of, trade_decimal_of
 from ohlcv_collector.models import MINUTE_MS, Candle, Side, Trade
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -100,8 +100,8 @@ def trade_of(row: Any, *, exchange: str, symbol: str) -> Trade:
         symbol=symbol,
         trade_id=str(fields.get("trdMatchID") or ""),
         time=max(0, ms_of(fields.get("timestamp"))),
-        price=decimal_of(fields.get("price")),
-        amount=decimal_of(fields.get("size")),
+        price=trade_decimal_of(fields.get("price")),
+        amount=trade_decimal_of(fields.get("size")),
         side=side,
     )
 
