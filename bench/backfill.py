@@ -59,8 +59,8 @@ async def collector_backfill(lab: Lab, *, symbols: int, days: int) -> dict[str, 
             deadline = time.monotonic() + 600
             # Coverage first, then rows: counting 720,000 rows took 32 ms of the server's
             # CPU, so counting every 50 ms competed with the collector for the two cores.
-            for query, wanted in ((COVERED_MINUTES, expected), (STORED, expected)):
-                while (done := int(await connection.fetchval(query))) < wanted:
+            for query in (COVERED_MINUTES, STORED):
+                while (done := int(await connection.fetchval(query))) < expected:
                     collector.check_running()
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"backfill reached {done} of {expected} in 600 s")

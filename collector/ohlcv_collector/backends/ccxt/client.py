@@ -111,8 +111,8 @@ def build_exchange(
     )  # fmt: skip
     exchange = getattr(module, exchange_id)(config)
     # Numbers as the exchange's own decimal strings, not floats: `Decimal(text)` is exact
-    # and a third of the cost of recovering the decimal from a float (convert.decimal_of),
-    # and ccxt itself skips `float()`. ccxt documents `str` as a value of `number`.
+    # and less than half the cost of recovering the decimal from a float (156 against
+    # 358 ns), and ccxt itself skips `float()`. ccxt documents `str` as a value of `number`.
     exchange.number = str
     exchange.urls["api"] = deep_merge(exchange.urls["api"], urls)
     if budget is not None:
