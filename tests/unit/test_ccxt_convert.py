@@ -7,7 +7,13 @@ import pytest
 
 from ohlcv_collector.backends.ccxt import convert
 from ohlcv_collector.backends.ccxt.client import build_exchange
-from ohlcv_collector.backends.ccxt.convert import candle_of, decimal_of, trade_decimal_of, trade_of
+from ohlcv_collector.backends.ccxt.convert import (
+    candle_of,
+    candles_of,
+    decimal_of,
+    trade_decimal_of,
+    trade_of,
+)
 from ohlcv_collector.models import Candle, Side
 
 TRADE = {"id": "12345", "timestamp": 1677628800123, "price": "23144.78000000",
@@ -97,6 +103,38 @@ async def test_a_binance_kline_keeps_the_exchanges_digits_through_ccxt() -> None
 def test_a_short_or_damaged_candle_row_gives_values_validation_rejects(row: object) -> None:
     candle = candle_of(row, exchange="binance", symbol="BTC/USD")
     assert candle.start == -1 or candle.volume.is_nan()
+
+
+KLINE = [1677628800000, "23144.78000000", "23152.48000000", "23133.11000000", "23143.72000000",
+         "12345678901.12345678901234567890"]  # fmt: skip
+
+
+def same(candles: list[Candle], expected: list[Candle]) -> bool:
+    """Equal, NaN included (NaN equals nothing, itself neither)."""
+    return [repr(c) for c in candles] == [repr(c) for c in expected]
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        [],  # a sound page, converted in one pass
+        [[1677628920000, 23144.78, 23152.48, 23133.11, 23143.72, 0.1]],  # floats: exact reprs
+        [[1677628920000, "23144.78", None, "1", "1", "1"]],  # a missing number: NaN
+        [[1677628920000, "abc", "1", "1", "1", "sNaN"]],  # damaged numbers: NaN, sNaN kept
+        [[1677628920000.0, "1", "1", "1", "1", "1"]],  # a float time: -1
+        [[1677628920000, "1", "1"]],  # a short row
+        [[1677628920000, "1", "1", "1", "1", "1", "extra"]],  # a long one
+        ["not a row"],
+    ],
+)
+def test_a_page_converts_as_its_rows_do_one_by_one(damage: list[object]) -> None:
+    """A damaged row anywhere in a page gives every row the result of `candle_of`."""
+    page = [KLINE, [1677628860000, *KLINE[1:]], *damage]
+    candles = candles_of(page, exchange="binance", symbol="BTC/USD")
+    assert same(candles, [candle_of(row, exchange="binance", symbol="BTC/USD") for row in page])
+    assert str(candles[0].volume) == "12345678901.12345678901234567890"  # no rounding
+    if damage and isinstance(damage[0], list) and type(damage[0][1]) is float:
+        assert candles[-1].open == Decimal("23144.78")  # not the float's binary expansion
 
 
 def test_a_ccxt_trade_becomes_a_trade() -> None:

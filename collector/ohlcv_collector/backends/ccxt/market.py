@@ -20,7 +20,7 @@ from ohlcv_collector.backends.ccxt.client import (
     capabilities_of,
     translate,
 )
-from ohlcv_collector.backends.ccxt.convert import candle_of, trade_of
+from ohlcv_collector.backends.ccxt.convert import candles_of, trade_of
 from ohlcv_collector.models import TIMEFRAME_1M, Candle, Trade, now_ms
 from ohlcv_collector.ports import (
     ExchangeUnavailableError,
@@ -112,7 +112,7 @@ class CcxtMarket:
         rows = await self._rows(
             lambda: self._exchange.fetch_ohlcv(symbol, TIMEFRAME_1M, since, limit)
         )
-        return [candle_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
+        return candles_of(rows, exchange=self.exchange_id, symbol=symbol)
 
     async def fetch_trades(self, *, symbol: str, since: int, limit: int) -> list[Trade]:
         """Trades from `since`, oldest first, as the exchange answered.
@@ -211,7 +211,7 @@ class CcxtMarket:
         """Updates of the current 1m bar of `symbol`."""
         watch = lambda: self._exchange.watch_ohlcv(symbol, TIMEFRAME_1M)  # noqa: E731
         async for rows in self._watch(watch, what="candles"):
-            yield [candle_of(row, exchange=self.exchange_id, symbol=symbol) for row in rows]
+            yield candles_of(rows, exchange=self.exchange_id, symbol=symbol)
 
     async def close(self) -> None:
         """Close REST sessions and WebSocket connections."""

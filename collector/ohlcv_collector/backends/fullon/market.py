@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from ohlcv_collector.backends.ccxt.convert import candle_of, trade_of
+from ohlcv_collector.backends.ccxt.convert import candles_of, trade_of
 from ohlcv_collector.backends.fullon import load
 from ohlcv_collector.backends.fullon.targets import user_accounts
 from ohlcv_collector.models import TIMEFRAME_1M, Candle, Trade
@@ -127,7 +127,7 @@ class FullonMarket:
         rows = await self._call(
             "get_ohlcv", symbol, timeframe=TIMEFRAME_1M, since=since, limit=limit
         )
-        return [candle_of(r, exchange=self.exchange_id, symbol=symbol) for r in rows if r]
+        return candles_of([r for r in rows if r], exchange=self.exchange_id, symbol=symbol)
 
     async def fetch_trades(self, *, symbol: str, since: int, limit: int) -> list[Trade]:
         """Trades from `since`, oldest first."""
@@ -196,7 +196,7 @@ class FullonMarket:
     async def candles(self, *, symbol: str) -> AsyncIterator[list[Candle]]:
         """Updates of the current 1m bar of `symbol`."""
         async for batch in self._stream("ohlcv", symbol):
-            yield [candle_of(row, exchange=self.exchange_id, symbol=symbol) for row in batch]
+            yield candles_of(batch, exchange=self.exchange_id, symbol=symbol)
 
     async def close(self) -> None:
         """Shut the ExchangeQueue factory down (it closes every handler)."""
