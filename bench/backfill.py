@@ -27,11 +27,11 @@ BINANCE_CANDLES = SHARED_DATA / "candles_1m/binanceus_BTCUSD_1m_20230301_2023032
 KRAKEN_CANDLES = SHARED_DATA / "candles_1m/kraken_XBTUSD_1m_fromtrades_20230301_20230321.csv"
 # When the `$1`-th candle was committed (the Lab's PostgreSQL tracks commit timestamps).
 COMPLETED_AT = """SELECT committed FROM (SELECT pg_xact_commit_timestamp(xmin) AS committed
-    FROM ohlcv_candles) AS rows ORDER BY committed OFFSET $1 - 1 LIMIT 1"""
+    FROM ohlcv_candle_rows) AS rows ORDER BY committed OFFSET $1 - 1 LIMIT 1"""
 # The candle minutes the collector's coverage vouches for, which it commits with the rows.
 COVERED_MINUTES = """SELECT coalesce(sum(extract(epoch FROM end_ts - start_ts)), 0) / 60
     FROM ohlcv_coverage WHERE kind = 'candles'"""
-STORED = "SELECT count(*) FROM ohlcv_candles"
+STORED = "SELECT count(*) FROM ohlcv_candle_rows"
 BINANCE_WEIGHT_PER_MINUTE = 6000
 KRAKEN_CALLS_PER_MINUTE = 60
 CANDLE_ARGS = ("--no-trades", "--repair-interval", "3600")

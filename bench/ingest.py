@@ -67,7 +67,7 @@ async def collector_run(
         try:
 
             async def stored() -> int:
-                return int(await connection.fetchval("SELECT count(*) FROM ohlcv_trades"))
+                return int(await connection.fetchval("SELECT count(*) FROM ohlcv_trade_rows"))
 
             processes = {c.name: c for c in collectors} | {
                 "replay": served.child,
@@ -153,19 +153,27 @@ async def copy_ceiling(lab: Lab, *, symbols: int, rows: int) -> dict[str, Any]:
     dsn = await lab.collector_database(exchange="binance", symbols=[], days=1)
     names = symbol_names(symbols, quote="USDT")
     base = datetime(2024, 8, 8, 23, 54, tzinfo=UTC)
-    records = [
-        ("binance", names[i % symbols], str(3735683259 + i), base + timedelta(milliseconds=i),
-         Decimal("61828.00000000"), Decimal("0.00123000"), "buy" if i % 2 else "sell")
-        for i in range(rows)
-    ]  # fmt: skip
-    columns = ["exchange", "symbol", "trade_id", "ts", "price", "amount", "side"]
     connection = await asyncpg.connect(dsn)
     try:
+        # The series numbers the collector gives its rows (schema version 4).
+        series = [
+            await connection.fetchval(
+                "INSERT INTO ohlcv_series (exchange, symbol) VALUES ('binance', $1) RETURNING id",
+                name,
+            )
+            for name in names
+        ]
+        records = [
+            (series[i % symbols], base + timedelta(milliseconds=i), str(3735683259 + i),
+             Decimal("61828.00000000"), Decimal("0.00123000"), "buy" if i % 2 else "sell")
+            for i in range(rows)
+        ]  # fmt: skip
+        columns = ["series", "ts", "trade_id", "price", "amount", "side"]
         began = time.perf_counter()
         for offset in range(0, rows, 5000):
             async with connection.transaction():
                 await connection.copy_records_to_table(
-                    "ohlcv_trades", records=records[offset : offset + 5000], columns=columns
+                    "ohlcv_trade_rows", records=records[offset : offset + 5000], columns=columns
                 )
         seconds = time.perf_counter() - began
     finally:
@@ -186,7 +194,7 @@ async def latency_ms(
                   max(lat) AS max, count(*) AS n
            FROM (SELECT extract(epoch FROM bench_written_at) * 1000
                         - ($1 + (extract(epoch FROM ts) * 1000 - $1) / $2) AS lat
-                 FROM ohlcv_trades
+                 FROM ohlcv_trade_rows
                  WHERE bench_written_at BETWEEN to_timestamp($3) AND to_timestamp($4)) AS rows""",
         started, speed, window_start, window_end,
     )  # fmt: skip

@@ -26,7 +26,7 @@ CONFIG_PREFIXES = ("DB_", "CACHE_", "REDIS_", "OHLCV_", "ADMIN_MAIL", "DATABASE_
 # Only for the benchmark: when each row was written, to measure latency to the commit (the
 # default is evaluated per row inside the collector's own insert transaction).
 COMMITTED_AT = (
-    "ALTER TABLE ohlcv_trades ADD COLUMN bench_written_at timestamptz DEFAULT clock_timestamp()"
+    "ALTER TABLE ohlcv_trade_rows ADD COLUMN bench_written_at timestamptz DEFAULT clock_timestamp()"
 )
 
 

@@ -38,7 +38,12 @@ async def test_migrating_again_keeps_data_and_version(backend: Backend, storage:
     await storage.write(WriteBatch(trades=[trade(1)]))
     await storage.migrate()
     await storage.migrate()
-    assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,), (2,), (3,)]
+    assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+    ]
     assert await storage.trades(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING) == [trade(1)]
 
 
@@ -46,7 +51,12 @@ async def test_concurrent_migrations_from_two_processes_apply_once(backend: Back
     first, second = await backend.open(), await backend.open()
     try:
         await asyncio.gather(first.migrate(), second.migrate())
-        assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [(1,), (2,), (3,)]
+        assert await backend.fetch("SELECT version FROM ohlcv_schema_version") == [
+            (1,),
+            (2,),
+            (3,),
+            (4,),
+        ]
         assert await second.write(WriteBatch(trades=[trade(1)])) == WriteResult(0, 1)
         assert await first.trades(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING) == [trade(1)]
     finally:
@@ -250,15 +260,15 @@ async def test_postgres_reports_whether_it_uses_timescaledb(
             hypertables = await backend.fetch(
                 "SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1"
             )
-            assert hypertables == [("ohlcv_candles",), ("ohlcv_trades",)]
+            assert hypertables == [("ohlcv_candle_rows",), ("ohlcv_trade_rows",)]
         else:
             indexes = await backend.fetch(
-                "SELECT indexdef FROM pg_indexes WHERE tablename = 'ohlcv_trades'"
+                "SELECT indexdef FROM pg_indexes WHERE tablename = 'ohlcv_trade_rows'"
             )
             assert indexes == [
                 (
-                    "CREATE UNIQUE INDEX ohlcv_trades_pkey ON public.ohlcv_trades USING btree"
-                    " (exchange, symbol, ts, trade_id)",
+                    "CREATE UNIQUE INDEX ohlcv_trade_rows_pkey ON public.ohlcv_trade_rows"
+                    " USING btree (series, ts, trade_id)",
                 )
             ]
     finally:

@@ -35,7 +35,8 @@ async def test_version_1_database_migrates_and_stores_an_open_outside_the_range(
     storage = await backend.open()
     try:
         await storage.migrate()
-        assert await backend.fetch(f"SELECT version FROM {schema.VERSIONS}") == [(1,), (2,), (3,)]  # noqa: S608
+        versions = await backend.fetch(f"SELECT version FROM {schema.VERSIONS}")  # noqa: S608
+        assert versions == [(1,), (2,), (3,), (4,)]
         assert await storage.candles(exchange=EXCHANGE, symbol=SYMBOL, window=EVERYTHING) == [
             candle(0)
         ]

@@ -42,7 +42,8 @@ async def test_version_2_database_migrates_and_keeps_uncollectable_ranges(
     storage = await backend.open()
     try:
         await storage.migrate()
-        assert await backend.fetch(f"SELECT version FROM {schema.VERSIONS}") == [(1,), (2,), (3,)]  # noqa: S608
+        versions = await backend.fetch(f"SELECT version FROM {schema.VERSIONS}")  # noqa: S608
+        assert versions == [(1,), (2,), (3,), (4,)]
         series = {"exchange": EXCHANGE, "symbol": SYMBOL}
         assert await storage.coverage(**series, kind=SeriesKind.CANDLES) == [minutes(0, 5)]
         kind = SeriesKind.UNCOLLECTABLE_CANDLES

@@ -3,7 +3,8 @@
 A batch is one transaction: its candles and trades go in as one `INSERT ... SELECT FROM
 unnest(arrays)` per table (one array literal per column), which sends thousands of rows
 in one round trip, and its coverage is merged in the same transaction, so coverage is
-never visible before the rows it vouches for.
+never visible before the rows it vouches for. Rows carry their series' number (schema
+version 4), which a storage learns from `ohlcv_series` once per series and keeps.
 
 Rows are inserted optimistically, as if none were stored yet, and the transaction is
 redone with `ON CONFLICT DO NOTHING` when one was. The collector writes only what its
@@ -26,12 +27,14 @@ from ohlcv_collector.backends.storage.array_literals import (
     text_array,
 )
 from ohlcv_collector.backends.storage.queries import (
-    CANDLE_COLUMNS,
-    TRADE_COLUMNS,
+    CANDLE_ROW_COLUMNS,
+    TRADE_ROW_COLUMNS,
+    SeriesName,
     candle_from_row,
     coverage_by_series,
     range_from_row,
     render,
+    series_names,
     trade_from_row,
 )
 from ohlcv_collector.core.coverage import merge
@@ -41,7 +44,7 @@ from ohlcv_collector.ports import Coverage, WriteBatch, WriteResult
 logger = logging.getLogger("ohlcv_collector.storage")
 
 _QUERIES = render(schema.POSTGRES)
-_HYPERTABLES = (schema.CANDLES, schema.TRADES)
+_HYPERTABLES = (schema.CANDLE_ROWS, schema.TRADE_ROWS)
 # Any constant works; it only has to differ from the keys others take on the same
 # database. Series locks use hashtextextended() keys, which this one is not likely to be.
 _MIGRATION_LOCK = 0x6F686C63765F6462  # "ohlcv_db"
@@ -68,15 +71,15 @@ def _bulk_insert(*, table: str, columns: Sequence[str], arrays: Sequence[str]) -
 
 
 _INSERT_CANDLES = _bulk_insert(
-    table=schema.CANDLES,
-    columns=CANDLE_COLUMNS,
-    arrays=("text", "text", "text", "int8", "numeric", "numeric", "numeric", "numeric",
-            "numeric", "int4"),
+    table=schema.CANDLE_ROWS,
+    columns=CANDLE_ROW_COLUMNS,
+    arrays=("int4", "int8", "text", "numeric", "numeric", "numeric", "numeric", "numeric",
+            "int4"),
 )  # fmt: skip
 _INSERT_TRADES = _bulk_insert(
-    table=schema.TRADES,
-    columns=TRADE_COLUMNS,
-    arrays=("text", "text", "text", "int8", "numeric", "numeric", "text"),
+    table=schema.TRADE_ROWS,
+    columns=TRADE_ROW_COLUMNS,
+    arrays=("int4", "int8", "text", "numeric", "numeric", "text"),
 )
 _SKIPPING_STORED = " ON CONFLICT DO NOTHING"
 
@@ -99,6 +102,7 @@ class PostgresStorage:
         self._pool = pool
         self.timescaledb = False
         self._expect_duplicates = False  # the last write met stored rows
+        self._series: dict[SeriesName, int] = {}  # numbers of committed series; never change
 
     @classmethod
     async def connect(cls, *, dsn: str, max_connections: int = 4) -> "PostgresStorage":
@@ -143,10 +147,20 @@ class PostgresStorage:
         return result
 
     async def _write(self, batch: WriteBatch, *, on_conflict: str) -> WriteResult:
+        new = (series_names(batch.candles) | series_names(batch.trades)) - self._series.keys()
         async with self._pool.acquire() as connection, connection.transaction():
-            candles = await _insert_candles(connection, batch.candles, on_conflict=on_conflict)
-            trades = await _insert_trades(connection, batch.trades, on_conflict=on_conflict)
+            # Numbered in this transaction, and kept only once it commits: a rolled back
+            # number may be gone, or another series' after a concurrent writer's.
+            learnt = {name: await _series_number(connection, name) for name in sorted(new)}
+            ids = self._series | learnt if learnt else self._series
+            candles = await _insert_candles(
+                connection, batch.candles, ids=ids, on_conflict=on_conflict
+            )
+            trades = await _insert_trades(
+                connection, batch.trades, ids=ids, on_conflict=on_conflict
+            )
             await _merge_coverage(connection, batch.coverage)
+        self._series.update(learnt)
         return WriteResult(candles=candles, trades=trades)
 
     async def coverage(self, *, exchange: str, symbol: str, kind: SeriesKind) -> list[TimeRange]:
@@ -176,32 +190,43 @@ class PostgresStorage:
 _Connection: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 
 
+async def _series_number(connection: _Connection, name: SeriesName) -> int:
+    """The number of series `name`, added to `ohlcv_series` when it has none (sorted
+    names, so that writers adding the same new series wait for each other, not deadlock)."""
+    await connection.execute(_QUERIES.insert_series, *name)
+    number: int = await connection.fetchval(_QUERIES.select_series, *name)
+    return number
+
+
 async def _insert_candles(
-    connection: _Connection, candles: list[Candle], *, on_conflict: str
+    connection: _Connection, candles: list[Candle], *, ids: dict[SeriesName, int], on_conflict: str
 ) -> int:
     if not candles:
         return 0
+    exchanges, symbols, starts, opens, highs, lows, closes, volumes, counts, timeframes = zip(
+        *candles, strict=True
+    )
     status = await connection.execute(
         _INSERT_CANDLES + on_conflict,
-        text_array([c.exchange for c in candles]), text_array([c.symbol for c in candles]),
-        text_array([c.timeframe for c in candles]), number_array([c.start for c in candles]),
-        number_array([c.open for c in candles]), number_array([c.high for c in candles]),
-        number_array([c.low for c in candles]), number_array([c.close for c in candles]),
-        number_array([c.volume for c in candles]),
-        optional_number_array([c.trades for c in candles]),
+        number_array(map(ids.__getitem__, zip(exchanges, symbols, strict=True))),
+        number_array(starts), text_array(timeframes), number_array(opens), number_array(highs),
+        number_array(lows), number_array(closes), number_array(volumes),
+        optional_number_array(counts),
     )  # fmt: skip
     return _inserted(status)
 
 
-async def _insert_trades(connection: _Connection, trades: list[Trade], *, on_conflict: str) -> int:
+async def _insert_trades(
+    connection: _Connection, trades: list[Trade], *, ids: dict[SeriesName, int], on_conflict: str
+) -> int:
     if not trades:
         return 0
+    exchanges, symbols, trade_ids, times, prices, amounts, sides = zip(*trades, strict=True)
     status = await connection.execute(
         _INSERT_TRADES + on_conflict,
-        text_array([t.exchange for t in trades]), text_array([t.symbol for t in trades]),
-        text_array([t.trade_id for t in trades]), number_array([t.time for t in trades]),
-        number_array([t.price for t in trades]), number_array([t.amount for t in trades]),
-        text_array([t.side.value for t in trades]),
+        number_array(map(ids.__getitem__, zip(exchanges, symbols, strict=True))),
+        number_array(times), text_array(trade_ids), number_array(prices), number_array(amounts),
+        text_array([side.value for side in sides]),
     )  # fmt: skip
     return _inserted(status)
 

@@ -3,21 +3,26 @@
 Only the bulk inserts differ between the backends (an `unnest` of arrays on PostgreSQL,
 `executemany` on SQLite); every other statement is rendered here from the `Dialect`,
 so both backends read and merge coverage with the same SQL and the same code.
+Rows are read through the views that name their series, and written to the tables
+keyed by its number (see `schema._keyed_by_series`).
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Protocol
 
-from ohlcv_collector.backends.storage.schema import CANDLES, COVERAGE, TRADES, Dialect
+from ohlcv_collector.backends.storage.schema import CANDLES, COVERAGE, SERIES, TRADES, Dialect
 from ohlcv_collector.models import Candle, SeriesKind, Side, TimeRange, Trade
 from ohlcv_collector.ports import Coverage
 
-CANDLE_COLUMNS = ("exchange", "symbol", "timeframe", "ts", "open", "high", "low", "close",
-                  "volume", "trades")  # fmt: skip
-TRADE_COLUMNS = ("exchange", "symbol", "trade_id", "ts", "price", "amount", "side")
+CANDLE_ROW_COLUMNS = ("series", "ts", "timeframe", "open", "high", "low", "close", "volume",
+                      "trades")  # fmt: skip
+TRADE_ROW_COLUMNS = ("series", "ts", "trade_id", "price", "amount", "side")
+
+SeriesName = tuple[str, str]  # exchange, symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +34,8 @@ class Queries:
     select_coverage: str  # exchange, symbol, kind
     delete_coverage: str  # exchange, symbol, kind
     insert_coverage: str  # exchange, symbol, kind, start ms, end ms
+    insert_series: str  # exchange, symbol (nothing when it exists)
+    select_series: str  # exchange, symbol
 
 
 def render(dialect: Dialect) -> Queries:
@@ -58,7 +65,18 @@ def render(dialect: Dialect) -> Queries:
             f"INSERT INTO {COVERAGE} (exchange, symbol, kind, start_ts, end_ts)"  # noqa: S608
             f" VALUES ({p(1)}, {p(2)}, {p(3)}, {instant(p(4))}, {instant(p(5))})"
         ),
+        insert_series=(
+            f"INSERT INTO {SERIES} (exchange, symbol) VALUES ({p(1)}, {p(2)})"  # noqa: S608
+            " ON CONFLICT (exchange, symbol) DO NOTHING"
+        ),
+        select_series=f"SELECT id FROM {SERIES} WHERE {series}",  # noqa: S608
     )
+
+
+def series_names(rows: Sequence[Candle] | Sequence[Trade]) -> set[SeriesName]:
+    """The series of `rows` (candles and trades both begin with exchange and symbol),
+    gathered at C speed: a batch holds thousands of rows of a few series."""
+    return set(zip(map(itemgetter(0), rows), map(itemgetter(1), rows), strict=True))
 
 
 class Row(Protocol):

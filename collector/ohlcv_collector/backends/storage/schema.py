@@ -30,6 +30,8 @@ class Dialect:
     instant_from_ms: str
     ms_from_instant: str
     parameter: str
+    identity: str  # a primary key column the database numbers itself
+    identity_table_options: str
 
     def param(self, position: int) -> str:
         """The placeholder of the statement's parameter number `position` (from 1)."""
@@ -49,6 +51,8 @@ POSTGRES = Dialect(
     instant_from_ms="(timestamptz 'epoch' + {} * interval '1 millisecond')",
     ms_from_instant="(extract(epoch FROM {}) * 1000)::bigint",
     parameter="${}",
+    identity="integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    identity_table_options="",
 )
 
 # SQLite has no exact decimal type, so decimals are kept as their text; STRICT makes
@@ -64,10 +68,16 @@ SQLITE = Dialect(
     instant_from_ms="{}",
     ms_from_instant="{}",
     parameter="?{}",
+    identity="INTEGER PRIMARY KEY",  # SQLite's rowid, which it numbers
+    identity_table_options=" STRICT",
 )
 
+# Since version 4 candles and trades are the views of these names, over the tables below.
 CANDLES = "ohlcv_candles"
 TRADES = "ohlcv_trades"
+SERIES = "ohlcv_series"
+CANDLE_ROWS = "ohlcv_candle_rows"
+TRADE_ROWS = "ohlcv_trade_rows"
 COVERAGE = "ohlcv_coverage"
 VERSIONS = "ohlcv_schema_version"
 
@@ -202,12 +212,72 @@ def _open_outside_the_range(dialect: Dialect) -> list[str]:
     ]
 
 
+def _keyed_by_series(dialect: Dialect) -> list[str]:
+    """Version 4: candle and trade rows keyed by a series number instead of their text.
+
+    Every insert walks the primary key's b-tree, comparing its key with a dozen stored
+    ones, and text compares slowly (by collation, and each column after a text one is
+    found by walking the row). Keyed (series, ts), inserting 50 symbols' pages of candles
+    cost the server 2.7 instead of 4.2 us a candle, and tables and indexes are a fifth
+    smaller (368 to 297 MB for a million candles and a million trades). The views
+    `ohlcv_candles` and `ohlcv_trades` keep the columns the tables had, for SQL users.
+    No foreign key: checking it would cost a lookup per row, and the collector takes
+    each number from `ohlcv_series` itself.
+    """
+    return [
+        f"""CREATE TABLE {SERIES} (
+            id {dialect.identity},
+            exchange text NOT NULL CHECK (exchange <> ''),
+            symbol text NOT NULL CHECK (symbol <> ''),
+            UNIQUE (exchange, symbol)
+        ){dialect.identity_table_options}""",
+        f"""CREATE TABLE {CANDLE_ROWS} (
+            series integer NOT NULL,
+            ts {dialect.instant_type} NOT NULL,
+            timeframe text NOT NULL CHECK (timeframe <> ''),
+            open {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "open")}),
+            high {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "high")}),
+            low {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "low")}),
+            close {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "close")}),
+            volume {dialect.decimal_type} NOT NULL CHECK ({_non_negative(dialect, "volume")}),
+            trades integer CHECK (trades >= 0),
+            CONSTRAINT {CANDLE_ROWS}_bar_check CHECK ({_bar_bounds_close(dialect)}),
+            PRIMARY KEY (series, ts, timeframe)
+        ){dialect.table_options}""",
+        f"""CREATE TABLE {TRADE_ROWS} (
+            series integer NOT NULL,
+            ts {dialect.instant_type} NOT NULL,
+            trade_id text NOT NULL,
+            price {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "price")}),
+            amount {dialect.decimal_type} NOT NULL CHECK ({_non_negative(dialect, "amount")}),
+            side text NOT NULL CHECK ({_allowed("side", Side)}),
+            PRIMARY KEY (series, ts, trade_id)
+        ){dialect.table_options}""",
+        f"INSERT INTO {SERIES} (exchange, symbol) SELECT exchange, symbol FROM {CANDLES}"  # noqa: S608
+        f" UNION SELECT exchange, symbol FROM {TRADES} ORDER BY 1, 2",
+        f"INSERT INTO {CANDLE_ROWS} SELECT s.id, c.ts, c.timeframe, c.open, c.high, c.low,"  # noqa: S608
+        f" c.close, c.volume, c.trades FROM {CANDLES} AS c JOIN {SERIES} AS s"
+        " ON s.exchange = c.exchange AND s.symbol = c.symbol",
+        f"INSERT INTO {TRADE_ROWS} SELECT s.id, t.ts, t.trade_id, t.price, t.amount, t.side"  # noqa: S608
+        f" FROM {TRADES} AS t JOIN {SERIES} AS s"
+        " ON s.exchange = t.exchange AND s.symbol = t.symbol",
+        f"DROP TABLE {CANDLES}",
+        f"DROP TABLE {TRADES}",
+        f"CREATE VIEW {CANDLES} AS SELECT s.exchange, s.symbol, c.timeframe, c.ts, c.open,"  # noqa: S608
+        f" c.high, c.low, c.close, c.volume, c.trades FROM {CANDLE_ROWS} AS c"
+        f" JOIN {SERIES} AS s ON s.id = c.series",
+        f"CREATE VIEW {TRADES} AS SELECT s.exchange, s.symbol, t.trade_id, t.ts, t.price,"  # noqa: S608
+        f" t.amount, t.side FROM {TRADE_ROWS} AS t JOIN {SERIES} AS s ON s.id = t.series",
+    ]
+
+
 MIGRATIONS = (
     Migration(version=1, description="candles, trades, coverage", statements=_tables),
     Migration(
         version=2, description="open outside high and low", statements=_open_outside_the_range
     ),
     Migration(version=3, description="uncollectable candle ranges", statements=_uncollectable_kept),
+    Migration(version=4, description="rows keyed by series", statements=_keyed_by_series),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -18,12 +18,14 @@ import aiosqlite
 
 from ohlcv_collector.backends.storage import schema
 from ohlcv_collector.backends.storage.queries import (
-    CANDLE_COLUMNS,
-    TRADE_COLUMNS,
+    CANDLE_ROW_COLUMNS,
+    TRADE_ROW_COLUMNS,
+    SeriesName,
     candle_from_row,
     coverage_by_series,
     range_from_row,
     render,
+    series_names,
     trade_from_row,
 )
 from ohlcv_collector.core.coverage import merge
@@ -43,8 +45,8 @@ def _insert(*, table: str, columns: tuple[str, ...]) -> str:
     )
 
 
-_INSERT_CANDLES = _insert(table=schema.CANDLES, columns=CANDLE_COLUMNS)
-_INSERT_TRADES = _insert(table=schema.TRADES, columns=TRADE_COLUMNS)
+_INSERT_CANDLES = _insert(table=schema.CANDLE_ROWS, columns=CANDLE_ROW_COLUMNS)
+_INSERT_TRADES = _insert(table=schema.TRADE_ROWS, columns=TRADE_ROW_COLUMNS)
 
 
 class SqliteStorage:
@@ -56,6 +58,7 @@ class SqliteStorage:
         self._writer = writer
         self._reader = reader
         self._writing = asyncio.Lock()
+        self._series: dict[SeriesName, int] = {}  # numbers of committed series; never change
 
     @classmethod
     async def connect(cls, *, path: Path, busy_timeout: float = 30.0) -> "SqliteStorage":
@@ -108,15 +111,19 @@ class SqliteStorage:
 
     async def write(self, batch: WriteBatch) -> WriteResult:
         """Store the batch in one transaction; rows already stored are skipped."""
+        new = (series_names(batch.candles) | series_names(batch.trades)) - self._series.keys()
         async with self._transaction() as connection:
+            # Kept once the transaction commits (see PostgresStorage._write).
+            learnt = {name: await _series_number(connection, name) for name in sorted(new)}
+            ids = self._series | learnt if learnt else self._series
             candles = await connection.executemany(
                 _INSERT_CANDLES,
-                [(c.exchange, c.symbol, c.timeframe, c.start, str(c.open), str(c.high),
+                [(ids[c.exchange, c.symbol], c.start, c.timeframe, str(c.open), str(c.high),
                   str(c.low), str(c.close), str(c.volume), c.trades) for c in batch.candles],
             )  # fmt: skip
             trades = await connection.executemany(
                 _INSERT_TRADES,
-                [(t.exchange, t.symbol, t.trade_id, t.time, str(t.price), str(t.amount),
+                [(ids[t.exchange, t.symbol], t.time, t.trade_id, str(t.price), str(t.amount),
                   t.side.value) for t in batch.trades],
             )  # fmt: skip
             for (exchange, symbol, kind), ranges in coverage_by_series(batch.coverage).items():
@@ -127,6 +134,7 @@ class SqliteStorage:
                 await connection.executemany(
                     _QUERIES.insert_coverage, [(*series, part.start, part.end) for part in merged]
                 )
+        self._series.update(learnt)
         # executemany's rowcount sums the rows each statement changed: skipped ones add 0.
         return WriteResult(candles=max(candles.rowcount, 0), trades=max(trades.rowcount, 0))
 
@@ -156,3 +164,10 @@ class SqliteStorage:
         await self._reader.close()
         async with self._writing:
             await self._writer.close()
+
+
+async def _series_number(connection: aiosqlite.Connection, name: SeriesName) -> int:
+    """The number of series `name`, added to `ohlcv_series` when it has none."""
+    await connection.execute(_QUERIES.insert_series, name)
+    [(number,)] = await connection.execute_fetchall(_QUERIES.select_series, name)
+    return int(number)
