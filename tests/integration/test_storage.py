@@ -182,6 +182,37 @@ async def test_coverage_merges_touching_and_overlapping_ranges(
     ]
 
 
+async def test_one_batch_merges_the_coverage_of_many_series_each_on_its_own(
+    backend: Backend,
+) -> None:
+    """Two storages at once, each batch touching 40 series (a stream's batch touches every
+    symbol that traded), in opposite orders: every series ends with the merge of its own
+    ranges, and neither writer waits for the other forever."""
+    candles, trades = SeriesKind.CANDLES, SeriesKind.TRADES
+    symbols = [f"S{i:02d}/USDT" for i in range(20)]
+    first, second = await backend.open(), await backend.open()
+    try:
+        await first.migrate()
+        await first.write(WriteBatch(coverage=[covers(candles, 0, 10, symbol=s) for s in symbols]))
+        batches = [
+            WriteBatch(coverage=[covers(kind, 10 + 10 * k, 20 + 10 * k, symbol=s)
+                                 for s in symbols for kind in (candles, trades)])
+            for k in range(4)
+        ]  # fmt: skip
+        for batch in batches[1::2]:
+            batch.coverage.reverse()
+        writes = (s.write(b) for s, b in zip([first, second] * 2, batches, strict=True))
+        await asyncio.wait_for(asyncio.gather(*writes), timeout=30)
+        for symbol in symbols:
+            series = {"exchange": EXCHANGE, "symbol": symbol}
+            assert await first.coverage(**series, kind=candles) == [TimeRange(0, 50)]
+            assert await second.coverage(**series, kind=trades) == [TimeRange(10, 50)]
+        assert await backend.count("ohlcv_coverage") == 40
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_failed_batch_stores_neither_rows_nor_coverage(
     backend: Backend, storage: Storage
 ) -> None:
