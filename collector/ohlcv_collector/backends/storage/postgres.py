@@ -32,9 +32,9 @@ from ohlcv_collector.backends.storage.queries import (
     SeriesName,
     candle_from_row,
     coverage_by_series,
+    new_series,
     range_from_row,
     render,
-    series_names,
     trade_from_row,
 )
 from ohlcv_collector.core.coverage import merge
@@ -173,11 +173,11 @@ class PostgresStorage:
         return result
 
     async def _write(self, batch: WriteBatch, *, on_conflict: str) -> WriteResult:
-        new = (series_names(batch.candles) | series_names(batch.trades)) - self._series.keys()
+        new = new_series(batch, numbered=self._series)
         async with self._pool.acquire() as connection, connection.transaction():
             # Numbered in this transaction, and kept only once it commits: a rolled back
             # number may be gone, or another series' after a concurrent writer's.
-            learnt = {name: await _series_number(connection, name) for name in sorted(new)}
+            learnt = {name: await _series_number(connection, name) for name in new}
             ids = self._series | learnt if learnt else self._series
             candles = await _insert_candles(
                 connection, batch.candles, ids=ids, on_conflict=on_conflict
@@ -217,8 +217,7 @@ _Connection: TypeAlias = "asyncpg.pool.PoolConnectionProxy[asyncpg.Record]"
 
 
 async def _series_number(connection: _Connection, name: SeriesName) -> int:
-    """The number of series `name`, added to `ohlcv_series` when it has none (sorted
-    names, so that writers adding the same new series wait for each other, not deadlock)."""
+    """The number of series `name`, added to `ohlcv_series` when it has none."""
     await connection.execute(_QUERIES.insert_series, *name)
     number: int = await connection.fetchval(_QUERIES.select_series, *name)
     return number

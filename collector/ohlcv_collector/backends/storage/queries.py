@@ -8,7 +8,7 @@ keyed by its number (see `schema._keyed_by_series`).
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import itemgetter
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from ohlcv_collector.backends.storage.schema import CANDLES, COVERAGE, SERIES, TRADES, Dialect
 from ohlcv_collector.models import Candle, SeriesKind, Side, TimeRange, Trade
-from ohlcv_collector.ports import Coverage
+from ohlcv_collector.ports import Coverage, WriteBatch
 
 CANDLE_ROW_COLUMNS = ("series", "ts", "timeframe", "open", "high", "low", "close", "volume",
                       "trades")  # fmt: skip
@@ -73,10 +73,16 @@ def render(dialect: Dialect) -> Queries:
     )
 
 
-def series_names(rows: Sequence[Candle] | Sequence[Trade]) -> set[SeriesName]:
+def _series_names(rows: Sequence[Candle] | Sequence[Trade]) -> set[SeriesName]:
     """The series of `rows` (candles and trades both begin with exchange and symbol),
     gathered at C speed: a batch holds thousands of rows of a few series."""
     return set(zip(map(itemgetter(0), rows), map(itemgetter(1), rows), strict=True))
+
+
+def new_series(batch: WriteBatch, *, numbered: Mapping[SeriesName, int]) -> list[SeriesName]:
+    """The series of `batch`'s rows that have no number in `numbered` yet, sorted, so
+    that writers adding the same new series wait for each other instead of deadlocking."""
+    return sorted((_series_names(batch.candles) | _series_names(batch.trades)) - numbered.keys())
 
 
 class Row(Protocol):

@@ -23,9 +23,9 @@ from ohlcv_collector.backends.storage.queries import (
     SeriesName,
     candle_from_row,
     coverage_by_series,
+    new_series,
     range_from_row,
     render,
-    series_names,
     trade_from_row,
 )
 from ohlcv_collector.core.coverage import merge
@@ -111,10 +111,10 @@ class SqliteStorage:
 
     async def write(self, batch: WriteBatch) -> WriteResult:
         """Store the batch in one transaction; rows already stored are skipped."""
-        new = (series_names(batch.candles) | series_names(batch.trades)) - self._series.keys()
+        new = new_series(batch, numbered=self._series)
         async with self._transaction() as connection:
             # Kept once the transaction commits (see PostgresStorage._write).
-            learnt = {name: await _series_number(connection, name) for name in sorted(new)}
+            learnt = {name: await _series_number(connection, name) for name in new}
             ids = self._series | learnt if learnt else self._series
             candles = await connection.executemany(
                 _INSERT_CANDLES,
