@@ -116,18 +116,24 @@ def _bar_bounds_close(dialect: Dialect) -> str:
     )
 
 
+def _bar_columns(dialect: Dialect) -> str:
+    """A candle's numbers, each with its own CHECK (every version's candle table has them)."""
+    decimal = dialect.decimal_type
+    return f"""open {decimal} NOT NULL CHECK ({_positive(dialect, "open")}),
+            high {decimal} NOT NULL CHECK ({_positive(dialect, "high")}),
+            low {decimal} NOT NULL CHECK ({_positive(dialect, "low")}),
+            close {decimal} NOT NULL CHECK ({_positive(dialect, "close")}),
+            volume {decimal} NOT NULL CHECK ({_non_negative(dialect, "volume")}),
+            trades integer CHECK (trades >= 0)"""
+
+
 def _candles(dialect: Dialect, *, table: str, bar_is_consistent: str) -> str:
     return f"""CREATE TABLE IF NOT EXISTS {table} (
             exchange text NOT NULL CHECK (exchange <> ''),
             symbol text NOT NULL CHECK (symbol <> ''),
             timeframe text NOT NULL CHECK (timeframe <> ''),
             ts {dialect.instant_type} NOT NULL,
-            open {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "open")}),
-            high {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "high")}),
-            low {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "low")}),
-            close {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "close")}),
-            volume {dialect.decimal_type} NOT NULL CHECK ({_non_negative(dialect, "volume")}),
-            trades integer CHECK (trades >= 0),
+            {_bar_columns(dialect)},
             CHECK ({bar_is_consistent}),
             PRIMARY KEY (exchange, symbol, timeframe, ts)
         ){dialect.table_options}"""
@@ -235,12 +241,7 @@ def _keyed_by_series(dialect: Dialect) -> list[str]:
             series integer NOT NULL,
             ts {dialect.instant_type} NOT NULL,
             timeframe text NOT NULL CHECK (timeframe <> ''),
-            open {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "open")}),
-            high {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "high")}),
-            low {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "low")}),
-            close {dialect.decimal_type} NOT NULL CHECK ({_positive(dialect, "close")}),
-            volume {dialect.decimal_type} NOT NULL CHECK ({_non_negative(dialect, "volume")}),
-            trades integer CHECK (trades >= 0),
+            {_bar_columns(dialect)},
             CONSTRAINT {CANDLE_ROWS}_bar_check CHECK ({_bar_bounds_close(dialect)}),
             PRIMARY KEY (series, ts, timeframe)
         ){dialect.table_options}""",
