@@ -86,20 +86,20 @@ _INSERT_TRADES = _bulk_insert(
 )
 _SKIPPING_STORED = " ON CONFLICT DO NOTHING"
 # The coverage of all series a batch touches, in one statement per step (see _merge_coverage).
-_SERIES = (
+_COVERED_SERIES = (
     "unnest($1::text::text[], $2::text::text[], $3::text::text[])"
     " AS series (exchange, symbol, kind)"
 )
-_LOCK_SERIES = (
+_LOCK_COVERED_SERIES = (
     "SELECT pg_advisory_xact_lock(hashtextextended(key, 0)) FROM unnest($1::text::text[]) AS key"
 )
 _SELECT_COVERAGE = (
     f"SELECT exchange, symbol, kind, {schema.POSTGRES.ms_from_instant.format('start_ts')},"  # noqa: S608
     f" {schema.POSTGRES.ms_from_instant.format('end_ts')}"
-    f" FROM {schema.COVERAGE} JOIN {_SERIES} USING (exchange, symbol, kind)"
+    f" FROM {schema.COVERAGE} JOIN {_COVERED_SERIES} USING (exchange, symbol, kind)"
 )
 _DELETE_COVERAGE = (
-    f"DELETE FROM {schema.COVERAGE} AS stored USING {_SERIES}"  # noqa: S608
+    f"DELETE FROM {schema.COVERAGE} AS stored USING {_COVERED_SERIES}"  # noqa: S608
     " WHERE (stored.exchange, stored.symbol, stored.kind)"
     " = (series.exchange, series.symbol, series.kind)"
 )
@@ -274,7 +274,8 @@ async def _merge_coverage(connection: _Connection, coverage: list[Coverage]) -> 
     if not grouped:
         return
     series_arrays = [text_array(column) for column in zip(*grouped, strict=True)]
-    await connection.execute(_LOCK_SERIES, text_array(["\n".join(series) for series in grouped]))
+    keys = text_array(["\n".join(series) for series in grouped])
+    await connection.execute(_LOCK_COVERED_SERIES, keys)
     stored: dict[tuple[str, str, str], list[TimeRange]] = {series: [] for series in grouped}
     for exchange, symbol, kind, start, end in await connection.fetch(
         _SELECT_COVERAGE, *series_arrays

@@ -1,8 +1,10 @@
 """The reads and coverage writes both backends run, and how their rows become models.
 
-Only the bulk inserts differ between the backends (an `unnest` of arrays on PostgreSQL,
-`executemany` on SQLite); every other statement is rendered here from the `Dialect`,
-so both backends read and merge coverage with the same SQL and the same code.
+Only the bulk writes differ between the backends: the row inserts (an `unnest` of arrays
+on PostgreSQL, `executemany` on SQLite) and the merge of a batch's coverage (PostgreSQL
+merges all its series in four statements of its own, SQLite one series at a time with
+the statements here). Every other statement is rendered here from the `Dialect`, so both
+backends read rows and coverage, and number series, with the same SQL.
 Rows are read through the views that name their series, and written to the tables
 keyed by its number (see `schema._keyed_by_series`).
 """
