@@ -306,6 +306,40 @@ async def test_postgres_reports_whether_it_uses_timescaledb(
         await storage.close()
 
 
+@pytest.mark.postgres
+async def test_postgres_migrate_readies_the_writers_connections_and_stores_nothing(
+    postgres_dsn: str,
+) -> None:
+    """After `migrate()` the writers' connections are open, with their statements prepared
+    (a first write's round trips wait for a busy event loop); preparing them stored
+    nothing, used no series number, and the first write lands as on any database."""
+    storage = await open_sql_storage(postgres_dsn)
+    backend = Backend(name="postgres", url=postgres_dsn)
+    try:
+        await storage.migrate()
+        assert isinstance(storage, PostgresStorage)
+        [(connections,)] = await backend.fetch(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert connections == storage.parallel_writes
+        for table in ("ohlcv_series", "ohlcv_candle_rows", "ohlcv_trade_rows", "ohlcv_coverage"):
+            assert await backend.count(table) == 0, table
+        result = await storage.write(
+            WriteBatch(candles=[candle(0)], trades=[trade(0)],
+                       coverage=[Coverage(EXCHANGE, SYMBOL, SeriesKind.CANDLES, TimeRange(0, 60))])
+        )  # fmt: skip
+        assert result == WriteResult(candles=1, trades=1)
+        assert await backend.fetch("SELECT id, symbol FROM ohlcv_series") == [(1, SYMBOL)]
+        window = TimeRange(0, 4_102_444_800_000)
+        assert await storage.candles(exchange=EXCHANGE, symbol=SYMBOL, window=window) == [candle(0)]
+        assert await storage.coverage(
+            exchange=EXCHANGE, symbol=SYMBOL, kind=SeriesKind.CANDLES
+        ) == [TimeRange(0, 60)]  # fmt: skip
+    finally:
+        await storage.close()
+
+
 async def test_open_storage_rejects_unknown_and_malformed_urls(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown storage URL scheme 'mysql'") as error:
         await open_sql_storage("mysql://root:secret@db/ohlcv")

@@ -116,6 +116,33 @@ async def test_two_writers_number_a_new_series_once(backend: Backend) -> None:
         await second.close()
 
 
+async def test_one_batch_numbers_each_of_many_new_series_once(backend: Backend) -> None:
+    """A stream's first batch brings every symbol at once (500 at the bench's largest):
+    each series gets its own number, candles and trades of a symbol share it, and every
+    row reads back under its symbol."""
+    symbols = [f"N{i:02d}/USDT" for i in range(40)]
+    storage = await backend.open()
+    try:
+        await storage.migrate()
+        batch = WriteBatch(
+            candles=[replace_symbol(candle(0), symbol) for symbol in symbols],
+            trades=[trade(0)._replace(symbol=symbol) for symbol in symbols[::2]],
+        )
+        assert await storage.write(batch) == WriteResult(candles=40, trades=20)
+        numbers = await backend.fetch(f"SELECT symbol, id FROM {schema.SERIES}")  # noqa: S608
+        assert sorted(str(symbol) for symbol, _ in numbers) == sorted(symbols)
+        assert len({number for _, number in numbers}) == 40
+        for symbol in symbols:
+            stored = await storage.candles(exchange=EXCHANGE, symbol=symbol, window=EVERYTHING)
+            assert stored == [replace_symbol(candle(0), symbol)]
+        trades = await backend.fetch(
+            f"SELECT symbol FROM {schema.TRADES} ORDER BY symbol"  # noqa: S608
+        )  # fmt: skip
+        assert trades == [(symbol,) for symbol in sorted(symbols[::2])]
+    finally:
+        await storage.close()
+
+
 async def test_a_failed_batch_leaves_no_series_number_behind(backend: Backend) -> None:
     """A batch refused by a constraint rolls back its new series too, and the writer does
     not keep a number that was never committed: its next batch numbers the series again."""

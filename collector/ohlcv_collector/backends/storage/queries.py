@@ -1,10 +1,11 @@
 """The reads and coverage writes both backends run, and how their rows become models.
 
 Only the bulk writes differ between the backends: the row inserts (an `unnest` of arrays
-on PostgreSQL, `executemany` on SQLite) and the merge of a batch's coverage (PostgreSQL
-merges all its series in four statements of its own, SQLite one series at a time with
-the statements here). Every other statement is rendered here from the `Dialect`, so both
-backends read rows and coverage, and number series, with the same SQL.
+on PostgreSQL, `executemany` on SQLite), the numbering of a batch's new series and the
+merge of its coverage (PostgreSQL does each for all the batch's series in statements of
+its own, SQLite one series at a time with the statements here). Every other statement is
+rendered here from the `Dialect`, so both backends read rows and coverage with the same
+SQL.
 Rows are read through the views that name their series, and written to the tables
 keyed by its number (see `schema._keyed_by_series`).
 """
