@@ -22,7 +22,15 @@ from typing import Any
 import asyncpg
 
 from bench.lab import Lab, fetch
-from bench.measure import CAPTURE, CAPTURE_START, cpu_report, replay, start, steady_window
+from bench.measure import (
+    CAPTURE,
+    CAPTURE_START,
+    cpu_report,
+    offered_per_second,
+    replay,
+    start,
+    steady_window,
+)
 from bench.replay import symbol_names
 
 # The collector's default repair interval, on the replay's clock: a hole a dropped connection
@@ -75,11 +83,14 @@ async def collector_run(
             }
             window = await steady_window(
                 counter=stored, processes=processes, warmup=warmup, duration=duration,
-                replay_started=served.clock_started(),
+                replay_origin=served.recording_origin(), speed=speed,
             )  # fmt: skip
             peak = {c.name: c.peak_rss_mb() for c in collectors}
             stats = served.stats()
-            truth = served.ground_truth_ids(symbol=names[0])  # what was served by the window's end
+            by_window_end = served.served_aggtrades(symbol=names[0])
+            truth = [agg_id for agg_id, _ in by_window_end]
+            offered = offered_per_second([time_ms for _, time_ms in by_window_end],
+                                         window=window, stats=stats, symbols=symbols)  # fmt: skip
             latency = await latency_ms(connection, window_start=window.wall_start,
                                        window_end=window.wall_end, stats=stats)  # fmt: skip
         finally:
@@ -95,7 +106,7 @@ async def collector_run(
         "symbols": symbols,
         "replicas": replicas,
         "speed": speed,
-        "offered_trades_per_second": round(len(truth) * symbols / max(1.0, _served_s(stats)), 1),
+        "offered_trades_per_second": round(offered, 1),
         "window_seconds": round(window.seconds, 2),
         "window_served_seconds": window.served_seconds(),
         "trades_in_window": window.count,
@@ -131,14 +142,20 @@ async def ccxt_ceiling(lab: Lab, *, symbols: int, speed: float, warmup: float, d
 
             window = await steady_window(
                 counter=parsed, processes={"ccxt": ccxt, "replay": served.child},
-                warmup=warmup, duration=duration, replay_started=served.clock_started(),
+                warmup=warmup, duration=duration, replay_origin=served.recording_origin(),
+                speed=speed,
             )  # fmt: skip
             peak = ccxt.peak_rss_mb()
+            offered = offered_per_second(
+                [time_ms for _, time_ms in served.served_aggtrades(symbol=names[0])],
+                window=window, stats=served.stats(), symbols=symbols,
+            )  # fmt: skip
         finally:
             ccxt.stop()
     cpu = cpu_report(window, per="trades")
     return {
         "symbols": symbols,
+        "offered_trades_per_second": round(offered, 1),
         "trades_per_second": round(window.rate(), 1),
         "window_served_seconds": window.served_seconds(),
         "ccxt_cpu_seconds_per_1000_trades": cpu["ccxt"]["cpu_seconds_per_1000_trades"],
@@ -249,16 +266,12 @@ async def settled_integrity(
     first = last = await check_integrity(dsn, truth=truth, symbols=len(symbols))
     while last["trades_lost"] and time.monotonic() < deadline:
         await asyncio.sleep(1)
-        truth = served.ground_truth_ids(symbol=symbols[0])
+        truth = [agg_id for agg_id, _ in served.served_aggtrades(symbol=symbols[0])]
         last = await check_integrity(dsn, truth=truth, symbols=len(symbols))
     return last | {
         "trades_missing_at_window_end": first["trades_lost"],
         "settle_seconds": round(time.monotonic() - began, 1),
     }
-
-
-def _served_s(stats: dict[str, Any]) -> float:
-    return (float(stats["now_ms"]) - float(stats["started_ms"])) / float(stats["speed"]) / 1000
 
 
 def _share(cpu: dict[str, Any], name: str) -> float:
@@ -304,7 +317,8 @@ async def b7(lab: Lab, plan: Any) -> dict[str, Any]:
                                   warmup=plan.warmup + 4, duration=plan.duration,
                                   replicas=replicas)  # fmt: skip
         runs.append({key: run[key] for key in (
-            "replicas", "symbols", "window_served_seconds", "trades_per_second",
+            "replicas", "symbols", "window_served_seconds", "offered_trades_per_second",
+            "trades_per_second",
             "collector_cpu_seconds_per_1000_trades",
             "replicas_peak_rss_mb", "replay_cpu_share", "trades_missing_at_window_end",
             "trades_lost", "trades_duplicated", "cpu",

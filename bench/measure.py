@@ -10,6 +10,7 @@ machine shared with other work only such ratios hold, not the absolute figures.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import json
 import os
@@ -130,16 +131,27 @@ class Replay:
         stats: dict[str, Any] = self.get("/bench/stats")
         return stats
 
-    def clock_started(self) -> float:
-        """The wall time (epoch s) the replay's clock started serving the recording at."""
-        return float(self.stats()["started_ms"]) / 1000
+    def recording_origin(self) -> float:
+        """The wall time (epoch s) at which the replay was at its start position (`--start`).
 
-    def ground_truth_ids(self, *, symbol: str) -> list[int]:
-        """Ids of the aggregate trades served so far (every symbol is the same recording)."""
+        Served times are recorded times shifted by whole minutes, so a replay started in a
+        minute's 40th second serves from 40 recorded seconds after its start position on:
+        runs over "the same" seconds of replay measured stretches of a bursty recording up
+        to a minute apart (500 symbols at speed 1 were offered 6,687 to 8,576 trades a
+        second). Counting from this moment, equal seconds are equal stretches.
+        """
+        stats = self.stats()
+        started, speed = float(stats["started_ms"]) / 1000, float(stats["speed"])
+        return started - started % 60 / speed
+
+    def served_aggtrades(self, *, symbol: str) -> list[tuple[int, int]]:
+        """(id, exchange time in ms) of the aggregate trades served so far, oldest first
+        (every symbol is the same recording)."""
         url = f"{self.base}/admin/ground-truth?kind=aggtrades&symbol={symbol}&format=jsonl"
         with urllib.request.urlopen(url, timeout=60) as answer:  # noqa: S310 (loopback)
             lines = answer.read().decode().splitlines()
-        return [int(json.loads(line)["agg_id"]) for line in lines if line]
+        rows = (json.loads(line) for line in lines if line)
+        return [(int(row["agg_id"]), int(row["time_ms"])) for row in rows]
 
 
 @contextlib.contextmanager
@@ -182,13 +194,13 @@ class Window:
     cpu: dict[str, float]
     wall_start: float
     wall_end: float
-    served: tuple[float, float] | None = None  # the stretch of the replay's clock it spans
+    served: tuple[float, float] | None = None  # its seconds after the replay's origin
 
     def rate(self) -> float:
         return self.count / self.seconds if self.seconds else 0.0
 
     def served_seconds(self) -> list[float] | None:
-        """[start, end] of the window in seconds of replay served, for the JSON."""
+        """[start, end] of the window in seconds after the replay's origin, for the JSON."""
         return [round(self.served[0], 1), round(self.served[1], 1)] if self.served else None
 
 
@@ -198,16 +210,18 @@ async def steady_window(
     processes: dict[str, Measured],
     warmup: float,
     duration: float,
-    replay_started: float | None = None,
+    replay_origin: float | None = None,
+    speed: float = 1.0,
     start_timeout: float = 180,
 ) -> Window:
     """Wait for the first counted item, let it settle for `warmup` s, then measure `duration` s
     of counter growth and each process's CPU seconds.
 
-    With `replay_started` (the wall time the replay's clock started at), the window also
-    waits until the replay has served `2 * warmup` s, so that runs compared with each other
-    (the collector and ccxt alone, the collector and the peer, one replica and two) measure
-    the same stretch of a bursty recording however long each took to start.
+    With `replay_origin` (see `Replay.recording_origin`) the window starts `2 * warmup +
+    60 / speed` s after it, the first moment every replay at `speed` has passed (one starts
+    up to a recorded minute after its origin), so that runs compared with each other (the
+    collector and ccxt alone, the collector and the peer, one replica and two) measure the
+    same stretch of a bursty recording however long each took to start.
     """
     deadline = time.monotonic() + start_timeout
     while await counter() == 0:
@@ -217,8 +231,12 @@ async def steady_window(
             raise TimeoutError(f"nothing counted after {start_timeout:.0f} s")
         await asyncio.sleep(0.2)
     await asyncio.sleep(warmup)
-    if replay_started is not None:
-        await asyncio.sleep(max(0.0, replay_started + 2 * warmup - time.time()))
+    if replay_origin is not None:
+        late = time.time() - (replay_origin + 2 * warmup + 60 / speed)
+        if late > 1:
+            print(f"the window starts {late:.1f} s late: it measures a later stretch of the"
+                  " recording than runs it is compared with", file=sys.stderr)  # fmt: skip
+        await asyncio.sleep(max(0.0, -late))
     began, wall_start, first = time.monotonic(), time.time(), await counter()
     cpu_first = {name: child.cpu() for name, child in processes.items()}
     await asyncio.sleep(duration)
@@ -226,9 +244,22 @@ async def steady_window(
     seconds, wall_end = time.monotonic() - began, time.time()
     cpu = {name: round(child.cpu() - cpu_first[name], 2) for name, child in processes.items()}
     served = None
-    if replay_started is not None:
-        served = (wall_start - replay_started, wall_end - replay_started)
+    if replay_origin is not None:
+        served = (wall_start - replay_origin, wall_end - replay_origin)
     return Window(last - first, seconds, cpu, wall_start, wall_end, served)
+
+
+def offered_per_second(
+    served_ms: Sequence[int], *, window: Window, stats: dict[str, Any], symbols: int
+) -> float:
+    """Trades a second the replay served during `window`, over all `symbols` (each serves the
+    same recording): `served_ms` are one symbol's served exchange times, oldest first, and
+    `stats` the replay's (`/bench/stats`), whose clock runs `speed` times the wall's."""
+    started, speed = float(stats["started_ms"]), float(stats["speed"])
+    low, high = (started + (wall * 1000 - started) * speed
+                 for wall in (window.wall_start, window.wall_end))  # fmt: skip
+    served = bisect.bisect_left(served_ms, high) - bisect.bisect_left(served_ms, low)
+    return served * symbols / window.seconds if window.seconds else 0.0
 
 
 def cpu_report(window: Window, *, per: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import asyncpg
 
 from bench.ingest import check_integrity, collector_run, stream_args
 from bench.lab import Lab
-from bench.measure import CAPTURE, cpu_report, replay, start, steady_window
+from bench.measure import CAPTURE, cpu_report, offered_per_second, replay, start, steady_window
 from bench.replay import symbol_names
 
 # cryptofeed's documented trades table (its examples' schema), plus the benchmark's column.
@@ -60,17 +60,21 @@ async def cryptofeed_run(
                          "postgres": lab.postgres_process()}  # fmt: skip
             window = await steady_window(
                 counter=stored, processes=processes, warmup=warmup, duration=duration,
-                replay_started=served.clock_started(),
+                replay_origin=served.recording_origin(), speed=speed,
             )  # fmt: skip
             peak = peer.peak_rss_mb()
         finally:
             await connection.close()
         peer.stop()
-        truth = served.ground_truth_ids(symbol=names[0])
+        by_window_end = served.served_aggtrades(symbol=names[0])
+        truth = [agg_id for agg_id, _ in by_window_end]
+        offered = offered_per_second([time_ms for _, time_ms in by_window_end], window=window,
+                                     stats=served.stats(), symbols=symbols)  # fmt: skip
         integrity = await check_integrity(dsn, truth=truth, symbols=symbols, table="trades")
     cpu = cpu_report(window, per="trades")
     return {
         "symbols": symbols,
+        "offered_trades_per_second": round(offered, 1),
         "trades_per_second": round(window.rate(), 1),
         "window_served_seconds": window.served_seconds(),
         "cpu_seconds_per_1000_trades": cpu["cryptofeed"]["cpu_seconds_per_1000_trades"],
@@ -87,9 +91,9 @@ async def b3(lab: Lab, plan: Any) -> dict[str, Any]:
               "duration": plan.duration}  # fmt: skip
     ours = await collector_run(lab, tls=True, **kwargs)
     theirs = await cryptofeed_run(lab, **kwargs)
-    keys = ("trades_per_second", "window_served_seconds", "trades_stored",
-            "trades_served_by_clock", "trades_lost", "trades_missing_at_window_end",
-            "settle_seconds", "trades_duplicated")  # fmt: skip
+    keys = ("offered_trades_per_second", "trades_per_second", "window_served_seconds",
+            "trades_stored", "trades_served_by_clock", "trades_lost",
+            "trades_missing_at_window_end", "settle_seconds", "trades_duplicated")  # fmt: skip
     collector = {k: ours[k] for k in keys} | {
         "cpu_seconds_per_1000_trades": ours["collector_cpu_seconds_per_1000_trades"],
         "peak_rss_mb": ours["collector_peak_rss_mb"],

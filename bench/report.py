@@ -164,12 +164,13 @@ def render(document: dict[str, Any]) -> str:
     b1 = s["B1"]
     out += ["### B1 trade ingest (goal: collector/ccxt >= 0.70 at 100 symbols, nothing lost)", "",
             table(["symbols", "replay speed", "window, s of replay (collector / ccxt)",
-                   "offered/s", "collector trades/s", "ccxt alone/s",
+                   "offered/s (collector / ccxt window)", "collector trades/s", "ccxt alone/s",
                    "collector/ccxt", "COPY rows/s", "CPU s per 1k trades", "replay CPU share",
                    "holes at window end (trades)", "lost", "duplicated"],
                   [(r["symbols"], r["collector"]["speed"],
                     f"{_span(r['collector'])} / {_span(r['ccxt_ceiling'])}",
-                    r["collector"]["offered_trades_per_second"],
+                    f"{_cell(r['collector']['offered_trades_per_second'])} / "
+                    f"{_cell(r['ccxt_ceiling']['offered_trades_per_second'])}",
                     r["collector"]["trades_per_second"], r["ccxt_ceiling"]["trades_per_second"],
                     r["collector_to_ccxt_ratio"], r["copy_ceiling"]["rows_per_second"],
                     r["collector"]["collector_cpu_seconds_per_1000_trades"],
@@ -201,13 +202,15 @@ def render(document: dict[str, Any]) -> str:
     b3 = s["B3"]
     peers = (("this collector", "collector"), (f"cryptofeed {b3['cryptofeed_version']}",
                                                "cryptofeed"))  # fmt: skip
-    rows = [(name, _span(b3[key]), b3[key]["trades_per_second"],
+    rows = [(name, _span(b3[key]), b3[key]["offered_trades_per_second"],
+             b3[key]["trades_per_second"],
              b3[key]["cpu_seconds_per_1000_trades"],
              b3[key]["peak_rss_mb"], b3[key]["trades_stored"],
              b3[key]["trades_missing_at_window_end"], b3[key]["trades_lost"],
              b3[key]["trades_duplicated"]) for name, key in peers]  # fmt: skip
     out += [f"### B3 peer: cryptofeed, {b3['symbols']} symbols, same replayed stream", "",
-            table(["", "window, s of replay", "trades/s", "CPU s per 1k trades", "peak RSS MB",
+            table(["", "window, s of replay", "offered/s", "trades/s", "CPU s per 1k trades",
+                   "peak RSS MB",
                    "stored",
                    "holes at window end", "lost", "duplicated"], rows),
             "Holes at window end: trades missing when the window closed, which the collector"
@@ -235,10 +238,11 @@ def render(document: dict[str, Any]) -> str:
             "", f"![memory]({MEMORY_PNG})", ""]  # fmt: skip
     b7 = s["B7"]
     out += [f"### B7 replicas of one exchange (speed-up {b7['speedup']}x; goal >= 1.7x)", "",
-            table(["replicas", "symbols", "window, s of replay", "trades/s",
+            table(["replicas", "symbols", "window, s of replay", "offered/s", "trades/s",
                    "CPU s per 1k trades", "replay CPU share", "holes at window end", "lost",
                    "duplicated"],
-                  [(r["replicas"], r["symbols"], _span(r), r["trades_per_second"],
+                  [(r["replicas"], r["symbols"], _span(r), r["offered_trades_per_second"],
+                    r["trades_per_second"],
                     r["collector_cpu_seconds_per_1000_trades"], r["replay_cpu_share"],
                     r["trades_missing_at_window_end"], r["trades_lost"],
                     r["trades_duplicated"]) for r in b7["runs"]]),

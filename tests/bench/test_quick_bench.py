@@ -105,6 +105,7 @@ def test_trade_ingest_stands_next_to_its_ceilings_and_loses_nothing(
     for run in runs:
         collector_run(run["collector"])
         number(run["ccxt_ceiling"]["trades_per_second"], positive=True)
+        number(run["ccxt_ceiling"]["offered_trades_per_second"], positive=True)
         served_window(run["ccxt_ceiling"])
         share(run["ccxt_ceiling"]["replay_cpu_share"])
         number(run["copy_ceiling"]["rows_per_second"], positive=True)
@@ -137,6 +138,7 @@ def test_the_peer_and_the_collector_are_judged_alike(document: dict[str, Any]) -
     for side in ("collector", "cryptofeed"):
         entry = b3[side]
         number(entry["trades_per_second"], positive=True)
+        number(entry["offered_trades_per_second"], positive=True)
         served_window(entry)
         number(entry["cpu_seconds_per_1000_trades"], positive=True)
         number(entry["peak_rss_mb"], positive=True)
@@ -164,6 +166,7 @@ def test_latency_memory_operator_and_replicas(document: dict[str, Any]) -> None:
     assert len(b7["runs"][1]["replicas_peak_rss_mb"]) == 2
     for run in b7["runs"]:
         served_window(run)
+        number(run["offered_trades_per_second"], positive=True)
     number(b7["speedup"], positive=True)
 
 
