@@ -89,8 +89,8 @@ async def collector_run(
             stats = served.stats()
             by_window_end = served.served_aggtrades(symbol=names[0])
             truth = [agg_id for agg_id, _ in by_window_end]
-            offered = offered_per_second([time_ms for _, time_ms in by_window_end],
-                                         window=window, stats=stats, symbols=symbols)  # fmt: skip
+            offered = offered_per_second(by_window_end, window=window, stats=stats,
+                                         symbols=symbols)  # fmt: skip
             latency = await latency_ms(connection, window_start=window.wall_start,
                                        window_end=window.wall_end, stats=stats)  # fmt: skip
         finally:
@@ -147,8 +147,8 @@ async def ccxt_ceiling(lab: Lab, *, symbols: int, speed: float, warmup: float, d
             )  # fmt: skip
             peak = ccxt.peak_rss_mb()
             offered = offered_per_second(
-                [time_ms for _, time_ms in served.served_aggtrades(symbol=names[0])],
-                window=window, stats=served.stats(), symbols=symbols,
+                served.served_aggtrades(symbol=names[0]), window=window, stats=served.stats(),
+                symbols=symbols,
             )  # fmt: skip
         finally:
             ccxt.stop()

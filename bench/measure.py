@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,6 +34,7 @@ CAPTURE = (
     SHARED_DATA / "trades/binance_spot_ws/btcusdt_20240809.gz",
 )
 CAPTURE_START = "2024-08-08T23:54:00Z"  # the Binance trade capture's first minute
+_TIME = itemgetter(1)  # of a served aggregate trade (id, exchange time in ms)
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -250,16 +252,16 @@ async def steady_window(
 
 
 def offered_per_second(
-    served_ms: Sequence[int], *, window: Window, stats: dict[str, Any], symbols: int
+    served: Sequence[tuple[int, int]], *, window: Window, stats: dict[str, Any], symbols: int
 ) -> float:
     """Trades a second the replay served during `window`, over all `symbols` (each serves the
-    same recording): `served_ms` are one symbol's served exchange times, oldest first, and
-    `stats` the replay's (`/bench/stats`), whose clock runs `speed` times the wall's."""
+    same recording): `served` is one symbol's `Replay.served_aggtrades`, and `stats` the
+    replay's (`/bench/stats`), whose clock runs `speed` times the wall's."""
     started, speed = float(stats["started_ms"]), float(stats["speed"])
     low, high = (started + (wall * 1000 - started) * speed
                  for wall in (window.wall_start, window.wall_end))  # fmt: skip
-    served = bisect.bisect_left(served_ms, high) - bisect.bisect_left(served_ms, low)
-    return served * symbols / window.seconds if window.seconds else 0.0
+    count = bisect.bisect_left(served, high, key=_TIME) - bisect.bisect_left(served, low, key=_TIME)
+    return count * symbols / window.seconds if window.seconds else 0.0
 
 
 def cpu_report(window: Window, *, per: str) -> dict[str, Any]:

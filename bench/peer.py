@@ -68,8 +68,8 @@ async def cryptofeed_run(
         peer.stop()
         by_window_end = served.served_aggtrades(symbol=names[0])
         truth = [agg_id for agg_id, _ in by_window_end]
-        offered = offered_per_second([time_ms for _, time_ms in by_window_end], window=window,
-                                     stats=served.stats(), symbols=symbols)  # fmt: skip
+        offered = offered_per_second(by_window_end, window=window, stats=served.stats(),
+                                     symbols=symbols)  # fmt: skip
         integrity = await check_integrity(dsn, truth=truth, symbols=symbols, table="trades")
     cpu = cpu_report(window, per="trades")
     return {

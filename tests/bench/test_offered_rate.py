@@ -18,7 +18,8 @@ def window(*, wall_start_s: float, wall_end_s: float) -> Window:
 
 def test_counts_the_trades_served_in_the_window_on_the_replays_clock() -> None:
     # At speed 2, wall seconds 1,010 to 1,020 are exchange seconds 1,020 to 1,040.
-    served = [1_015_000, 1_020_000, 1_030_000, 1_039_999, 1_040_000, 1_050_000]
+    times = [1_015_000, 1_020_000, 1_030_000, 1_039_999, 1_040_000, 1_050_000]
+    served = list(enumerate(times, start=1))
     rate = offered_per_second(
         served, window=window(wall_start_s=1_010, wall_end_s=1_020),
         stats={"started_ms": STARTED_MS, "speed": 2.0}, symbols=1,
@@ -27,7 +28,7 @@ def test_counts_the_trades_served_in_the_window_on_the_replays_clock() -> None:
 
 
 def test_every_symbol_serves_the_same_recording() -> None:
-    served = [1_000_500 + 100 * i for i in range(50)]
+    served = [(i, 1_000_500 + 100 * i) for i in range(50)]
     one, many = (
         offered_per_second(served, window=window(wall_start_s=1_000, wall_end_s=1_010),
                            stats={"started_ms": STARTED_MS, "speed": 1.0}, symbols=symbols)
@@ -40,4 +41,4 @@ def test_every_symbol_serves_the_same_recording() -> None:
 def test_nothing_served_in_the_window_is_no_offer() -> None:
     stats = {"started_ms": STARTED_MS, "speed": 4.0}
     empty = window(wall_start_s=1_100, wall_end_s=1_160)
-    assert offered_per_second([1_000_001], window=empty, stats=stats, symbols=100) == 0.0
+    assert offered_per_second([(1, 1_000_001)], window=empty, stats=stats, symbols=100) == 0.0

@@ -127,7 +127,7 @@ _WRITE_STATEMENTS = (
 )  # fmt: skip
 
 
-def parameter_count(statement: str) -> int:
+def _parameter_count(statement: str) -> int:
     """How many parameters (`$1`, `$2`, ...) `statement` takes."""
     return max((int(number) for number in re.findall(r"\$(\d+)", statement)), default=0)
 
@@ -202,7 +202,7 @@ class PostgresStorage:
                 await transaction.start()
                 try:
                     for statement in _WRITE_STATEMENTS:
-                        await connection.execute(statement, *["{}"] * parameter_count(statement))
+                        await connection.execute(statement, *["{}"] * _parameter_count(statement))
                 finally:
                     await transaction.rollback()
         finally:
